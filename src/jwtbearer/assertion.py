@@ -1,0 +1,256 @@
+"""JWT claims and their signature: Apex ``Auth.JWT`` and ``Auth.JWS`` in Python.
+
+Claims are NumericDate integers in seconds (RFC 7519 §2), never milliseconds; every signing gets
+a fresh ``jti`` (RFC 7519 §4.1.7), so a server's replay cache never refuses a new assertion.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .errors import ConfigurationError
+from .jws import sign_compact
+from .keys import SigningKey, default_key_store
+from .token import Clock, system_clock
+
+__all__ = ["JWS", "JWT", "REGISTERED_CLAIMS", "make_assertion", "new_jti"]
+
+#: Claims that JWT sets itself (RFC 7519 §4.1); additional_claims may not name them.
+REGISTERED_CLAIMS = frozenset({"iss", "sub", "aud", "exp", "nbf", "iat", "jti"})
+
+DEFAULT_VALIDITY = 300
+
+
+def new_jti() -> str:
+    """A fresh, unguessable JWT ID (128 bits, base64url)."""
+    return secrets.token_urlsafe(16)
+
+
+def _check_additional(claims: Mapping[str, Any] | None) -> dict[str, Any]:
+    if claims is None:
+        return {}
+    if not isinstance(claims, Mapping):
+        raise ConfigurationError("additional_claims must be a mapping of claim name to value")
+    clash = sorted(REGISTERED_CLAIMS.intersection(claims))
+    if clash:
+        raise ConfigurationError(
+            f"additional_claims may not set registered claim(s) {', '.join(clash)}: use the "
+            "JWT attributes (iss, sub, aud, validity_length, nbf_clock_skew) instead"
+        )
+    try:
+        json.dumps(dict(claims))
+    except (TypeError, ValueError) as exc:
+        raise ConfigurationError(f"additional_claims must be JSON values: {exc}") from None
+    return dict(claims)
+
+
+def make_assertion(
+    *,
+    key: SigningKey,
+    iss: str | None,
+    sub: str | None,
+    aud: str | Sequence[str] | None,
+    lifetime: int = DEFAULT_VALIDITY,
+    now: float,
+    nbf_skew: int | None = None,
+    extra_claims: Mapping[str, Any] | None = None,
+    jti: str | None = None,
+    x5t_s256: bool = False,
+    headers: Mapping[str, Any] | None = None,
+) -> str:
+    """Sign a fresh JWT assertion: ``iat = now``, ``exp = now + lifetime``, a new ``jti``.
+
+    ``nbf_skew`` adds ``nbf = now - nbf_skew``. Times are whole seconds.
+    """
+    claims = _claims(iss, sub, aud, lifetime, now, nbf_skew, extra_claims, jti)
+    return sign_compact(claims, key, headers=headers, x5t_s256=x5t_s256)
+
+
+def _claims(
+    iss: str | None,
+    sub: str | None,
+    aud: str | Sequence[str] | None,
+    lifetime: int,
+    now: float,
+    nbf_skew: int | None,
+    extra: Mapping[str, Any] | None,
+    jti: str | None,
+) -> dict[str, Any]:
+    issued = int(now)
+    claims: dict[str, Any] = {}
+    if iss is not None:
+        claims["iss"] = iss
+    if sub is not None:
+        claims["sub"] = sub
+    if aud is not None:
+        claims["aud"] = aud if isinstance(aud, str) else list(aud)
+    claims["iat"] = issued
+    claims["exp"] = issued + int(lifetime)
+    if nbf_skew is not None:
+        claims["nbf"] = issued - int(nbf_skew)
+    claims["jti"] = jti or new_jti()
+    if extra:
+        claims.update(extra)
+    return claims
+
+
+class JWT:
+    """The claims of a JWT assertion (Apex ``Auth.JWT``).
+
+    ``validity_length`` (seconds, default 300) becomes ``exp = now + validity_length``;
+    ``nbf_clock_skew`` (seconds) adds ``nbf = now - nbf_clock_skew``; ``additional_claims`` adds
+    any non-registered claims. ``iat``, ``exp``, ``nbf`` and ``jti`` are computed at each signing.
+    """
+
+    def __init__(
+        self,
+        iss: str | None = None,
+        sub: str | None = None,
+        aud: str | Sequence[str] | None = None,
+        *,
+        validity_length: int = DEFAULT_VALIDITY,
+        nbf_clock_skew: int | None = None,
+        additional_claims: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.iss = iss
+        self.sub = sub
+        self.aud = aud
+        self.validity_length = validity_length
+        self.nbf_clock_skew = nbf_clock_skew
+        self.additional_claims = additional_claims
+
+    @property
+    def validity_length(self) -> int:
+        """Seconds from issue to ``exp`` (Apex ``validityLength``); default 300."""
+        return self._validity_length
+
+    @validity_length.setter
+    def validity_length(self, seconds: int) -> None:
+        if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds <= 0:
+            raise ConfigurationError(
+                f"validity_length is a whole number of seconds above 0, not {seconds!r}"
+            )
+        if seconds > 10**8:
+            raise ConfigurationError(
+                f"validity_length {seconds} is absurd: it is in seconds (not milliseconds); "
+                "servers accept a few minutes (Salesforce: at most 3 minutes past now)"
+            )
+        self._validity_length = seconds
+
+    @property
+    def nbf_clock_skew(self) -> int | None:
+        """Seconds to backdate ``nbf`` for a server clock running behind (Apex ``nbfClockSkew``)."""
+        return self._nbf_clock_skew
+
+    @nbf_clock_skew.setter
+    def nbf_clock_skew(self, seconds: int | None) -> None:
+        if seconds is not None and (
+            isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 0
+        ):
+            raise ConfigurationError(f"nbf_clock_skew is whole seconds >= 0, not {seconds!r}")
+        self._nbf_clock_skew = seconds
+
+    @property
+    def additional_claims(self) -> dict[str, Any]:
+        """Extra claims (Apex ``additionalClaims``); a registered claim name is a ValueError."""
+        return self._additional_claims
+
+    @additional_claims.setter
+    def additional_claims(self, claims: Mapping[str, Any] | None) -> None:
+        self._additional_claims = _check_additional(claims)
+
+    def claims(self, *, now: float, jti: str | None = None) -> dict[str, Any]:
+        """The claim set as signed at ``now``, with a fresh ``jti`` unless one is given."""
+        return _claims(
+            self.iss,
+            self.sub,
+            self.aud,
+            self.validity_length,
+            now,
+            self.nbf_clock_skew,
+            self._additional_claims,
+            jti,
+        )
+
+    def to_json(self, *, now: float | None = None) -> str:
+        """The claims as JSON (Apex ``toJSONString``), computed at ``now`` (default: the time)."""
+        return json.dumps(self.claims(now=system_clock() if now is None else now))
+
+    def clone(self) -> JWT:
+        """An independent copy (Apex ``clone``)."""
+        return JWT(
+            self.iss,
+            self.sub,
+            self.aud if isinstance(self.aud, (str, type(None))) else list(self.aud),
+            validity_length=self.validity_length,
+            nbf_clock_skew=self.nbf_clock_skew,
+            additional_claims=dict(self._additional_claims),
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"JWT(iss={self.iss!r}, sub={self.sub!r}, aud={self.aud!r}, "
+            f"validity_length={self.validity_length})"
+        )
+
+
+def _resolve_key(key: SigningKey | str) -> SigningKey:
+    if isinstance(key, SigningKey):
+        return key
+    if isinstance(key, str):
+        return default_key_store().get(key)
+    raise ConfigurationError("key must be a SigningKey or the name of a key in the key store")
+
+
+class JWS:
+    """A signed JWT (Apex ``Auth.JWS``): ``JWS(jwt, key)`` or ``JWS(payload_json, key)``.
+
+    ``key`` is a :class:`SigningKey` or the name of a key in the default :class:`KeyStore` (the
+    Apex "certificate unique name"). The compact serialization is made once, on first use, and
+    the same string is returned after that; make a new ``JWS`` for a new assertion.
+    """
+
+    def __init__(
+        self,
+        payload: JWT | str,
+        key: SigningKey | str,
+        *,
+        x5t_s256: bool = False,
+        clock: Clock | None = None,
+    ) -> None:
+        if not isinstance(payload, (JWT, str)):
+            raise ConfigurationError("JWS payload must be a JWT or a JSON string of claims")
+        if isinstance(payload, str):
+            try:
+                decoded = json.loads(payload)
+            except ValueError as exc:
+                raise ConfigurationError(f"JWS payload is not valid JSON: {exc}") from None
+            if not isinstance(decoded, dict):
+                raise ConfigurationError("JWS payload must be a JSON object of claims")
+        self.payload = payload
+        self.key = _resolve_key(key)
+        self.x5t_s256 = x5t_s256
+        self._clock = clock or system_clock
+        self._compact: str | None = None
+
+    @property
+    def jwt(self) -> JWT | None:
+        """The JWT this JWS signs, or None when it signs a JSON string."""
+        return self.payload if isinstance(self.payload, JWT) else None
+
+    def compact_serialization(self) -> str:
+        """The compact JWS (Apex ``getCompactSerialization``), signed once and then reused."""
+        if self._compact is None:
+            if isinstance(self.payload, JWT):
+                body: Mapping[str, Any] | str = self.payload.claims(now=self._clock())
+            else:
+                body = self.payload
+            self._compact = sign_compact(body, self.key, x5t_s256=self.x5t_s256)
+        return self._compact
+
+    def __repr__(self) -> str:
+        signed = "signed" if self._compact is not None else "unsigned"
+        return f"JWS({self.payload!r}, key={self.key!r}, {signed})"

@@ -1,0 +1,272 @@
+"""Every exception jwtbearer raises, in one place.
+
+::
+
+    JWTBearerError                      root: catch this to catch everything below
+    ├── ConfigurationError              bad arguments or settings (also a ValueError)
+    ├── KeyLoadError                    a key or certificate could not be read or is refused
+    ├── JWSError                        a compact JWS is malformed or does not verify
+    ├── TransportError                  timeout, refused/reset connection, TLS, broken HTTP
+    ├── ResponseFormatError             the endpoint answered, but not with a usable token
+    │   └── UnexpectedRedirect          a 3xx from a token endpoint (never followed)
+    └── TokenEndpointError              an error answer (RFC 6749 §5.2); Apex name:
+        │                               JWTBearerTokenExchangeException
+        ├── InvalidRequest              invalid_request
+        ├── InvalidClient               invalid_client
+        ├── InvalidGrant                invalid_grant
+        ├── UnauthorizedClient          unauthorized_client
+        ├── UnsupportedGrantType        unsupported_grant_type
+        ├── InvalidScope                invalid_scope
+        ├── InvalidTarget               invalid_target (RFC 8707)
+        ├── ServerError                 server_error, or any 5xx
+        ├── TemporarilyUnavailable      temporarily_unavailable
+        └── RateLimited                 HTTP 429 (``retry_after`` in seconds when known)
+
+Messages say what was wrong and what to check. None of them ever holds a client secret, a
+private key, an access or refresh token, or an assertion's signature.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = [
+    "ConfigurationError",
+    "InvalidClient",
+    "InvalidGrant",
+    "InvalidRequest",
+    "InvalidScope",
+    "InvalidTarget",
+    "JWSError",
+    "JWTBearerError",
+    "JWTBearerTokenExchangeException",
+    "KeyLoadError",
+    "RateLimited",
+    "ResponseFormatError",
+    "ServerError",
+    "TemporarilyUnavailable",
+    "TokenEndpointError",
+    "TransportError",
+    "UnauthorizedClient",
+    "UnexpectedRedirect",
+    "UnsupportedGrantType",
+    "error_class_for",
+    "redact",
+]
+
+#: How much of a response body an exception keeps.
+BODY_EXCERPT_LIMIT = 2000
+
+# A compact JWS/JWT (three base64url segments) or a long opaque run that looks like a token.
+_JWT_RE = re.compile(r"\b(eyJ[A-Za-z0-9_-]{4,})\.([A-Za-z0-9_-]{2,})\.([A-Za-z0-9_-]{8,})")
+_SECRET_FIELD_RE = re.compile(
+    r'("?(?:access_token|refresh_token|id_token|client_secret|assertion|client_assertion|'
+    r'password|private_key)"?\s*[:=]\s*"?)([^"&,\s}]{4,})',
+    re.IGNORECASE,
+)
+
+
+def redact(text: str) -> str:
+    """Remove JWT signatures and token/secret values from text meant for a message or a log.
+
+    A JWT keeps its header and payload (they are what one needs to debug it) and loses its
+    signature; a field named like a secret (``access_token=...``, ``"client_secret": "..."``)
+    keeps its name and loses its value.
+    """
+    text = _JWT_RE.sub(lambda m: f"{m.group(1)}.{m.group(2)}.<signature removed>", text)
+    return _SECRET_FIELD_RE.sub(lambda m: f"{m.group(1)}<redacted>", text)
+
+
+class JWTBearerError(Exception):
+    """Root of every jwtbearer exception."""
+
+
+class ConfigurationError(JWTBearerError, ValueError):
+    """An argument or a setting is wrong; the message names it and what it should be."""
+
+
+class KeyLoadError(JWTBearerError):
+    """A key or certificate could not be loaded, or is refused (too small, wrong type)."""
+
+
+class JWSError(JWTBearerError):
+    """A compact JWS is malformed, uses an algorithm other than the key's, or does not verify."""
+
+
+class TransportError(JWTBearerError):
+    """The HTTP exchange itself failed: timeout, refused or reset connection, TLS, bad HTTP."""
+
+
+class ResponseFormatError(JWTBearerError):
+    """The token endpoint answered, but not with a usable token response.
+
+    HTML instead of JSON, a body over the size cap, no ``access_token``, or an access token that
+    could not be sent back as a header value.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class UnexpectedRedirect(ResponseFormatError):
+    """The token endpoint answered with a redirect; token requests never follow redirects."""
+
+
+_HINTS: dict[str, str] = {
+    "invalid_grant": (
+        "Check the assertion: exp in seconds and in the future, aud equal to what the server "
+        "expects (Salesforce: https://login.salesforce.com or https://test.salesforce.com), "
+        "iss the client id, sub a user the client is approved for, and the signing key matching "
+        "the certificate uploaded to the server."
+    ),
+    "invalid_client": (
+        "Check the client id, and the client secret or the key/certificate registered for "
+        "the client, and that the client authentication method matches the registration."
+    ),
+    "invalid_request": "A parameter is missing or malformed; read error_description.",
+    "unauthorized_client": (
+        "This client is not allowed to use this grant type; check its registration."
+    ),
+    "unsupported_grant_type": "The server does not support this grant_type; check its metadata.",
+    "invalid_scope": "Ask only for scopes that are registered for this client.",
+    "invalid_target": "The requested resource/audience is not known to or allowed by the server.",
+    "server_error": "The server failed; retry later, and report it to its operator if it persists.",
+    "temporarily_unavailable": "The server is overloaded or in maintenance; retry later.",
+}
+
+_DESCRIPTION_HINTS: tuple[tuple[str, str], ...] = (
+    (
+        "user hasn't approved this consumer",
+        "The user (sub) is not pre-authorized for this app: in Salesforce set 'Admin approved "
+        "users are pre-authorized' and add the user's profile or permission set to the app.",
+    ),
+    (
+        "expired",
+        "The assertion expired: its exp must be now + a few minutes, in seconds (not ms), and the "
+        "machine clock must be right.",
+    ),
+    ("audience", "The aud claim must be the server's token endpoint URL or its issuer."),
+)
+
+
+class TokenEndpointError(JWTBearerError):
+    """The token endpoint answered with an error (RFC 6749 §5.2).
+
+    ``str(err)`` begins like Apex's ``JWTBearerTokenExchangeException``, ``Error 400: <body>``,
+    and a hint on what to check follows on the next line.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        *,
+        error: str | None = None,
+        error_description: str | None = None,
+        error_uri: str | None = None,
+        body: str = "",
+        retry_after: float | None = None,
+    ) -> None:
+        self.status = status
+        self.error = error
+        self.error_description = error_description
+        self.error_uri = error_uri
+        self.body = redact(body[:BODY_EXCERPT_LIMIT])
+        self.retry_after = retry_after
+        super().__init__(self._message())
+
+    @property
+    def hint(self) -> str | None:
+        """What to check, from the error code and the description; None when nothing is known."""
+        described = (self.error_description or "").lower()
+        for needle, hint in _DESCRIPTION_HINTS:
+            if needle in described:
+                return hint
+        if self.error in _HINTS:
+            return _HINTS[self.error]
+        if self.status == 429:
+            when = f" after {self.retry_after:g} s" if self.retry_after is not None else " later"
+            return f"The server is rate limiting token requests; retry{when}."
+        if self.status >= 500:
+            return _HINTS["server_error"]
+        return None
+
+    def _message(self) -> str:
+        body = self.body.strip() or (self.error or "")
+        message = f"Error {self.status}: {body}"
+        hint = self.hint
+        return f"{message}\n{hint}" if hint else message
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(status={self.status}, error={self.error!r}, "
+            f"error_description={self.error_description!r})"
+        )
+
+
+#: The name Apex gives the same exception.
+JWTBearerTokenExchangeException = TokenEndpointError
+
+
+class InvalidRequest(TokenEndpointError):
+    """``invalid_request``: a parameter is missing, repeated or malformed."""
+
+
+class InvalidClient(TokenEndpointError):
+    """``invalid_client``: client authentication failed."""
+
+
+class InvalidGrant(TokenEndpointError):
+    """``invalid_grant``: the assertion, code or refresh token is invalid, expired or revoked."""
+
+
+class UnauthorizedClient(TokenEndpointError):
+    """``unauthorized_client``: the client may not use this grant type."""
+
+
+class UnsupportedGrantType(TokenEndpointError):
+    """``unsupported_grant_type``: the server does not know this grant type."""
+
+
+class InvalidScope(TokenEndpointError):
+    """``invalid_scope``: a requested scope is unknown or not allowed."""
+
+
+class InvalidTarget(TokenEndpointError):
+    """``invalid_target`` (RFC 8707): the requested resource or audience is refused."""
+
+
+class ServerError(TokenEndpointError):
+    """``server_error``, or a 5xx status without a recognised error code."""
+
+
+class TemporarilyUnavailable(TokenEndpointError):
+    """``temporarily_unavailable``: the server asks to come back later."""
+
+
+class RateLimited(TokenEndpointError):
+    """HTTP 429: too many token requests; ``retry_after`` says when to try again, if known."""
+
+
+_BY_CODE: dict[str, type[TokenEndpointError]] = {
+    "invalid_request": InvalidRequest,
+    "invalid_client": InvalidClient,
+    "invalid_grant": InvalidGrant,
+    "unauthorized_client": UnauthorizedClient,
+    "unsupported_grant_type": UnsupportedGrantType,
+    "invalid_scope": InvalidScope,
+    "invalid_target": InvalidTarget,
+    "server_error": ServerError,
+    "temporarily_unavailable": TemporarilyUnavailable,
+}
+
+
+def error_class_for(status: int, error: str | None) -> type[TokenEndpointError]:
+    """The exception class for an error answer: by RFC 6749 code, else by HTTP status."""
+    if status == 429:
+        return RateLimited
+    if error in _BY_CODE:
+        return _BY_CODE[error]
+    if status >= 500:
+        return ServerError
+    return TokenEndpointError

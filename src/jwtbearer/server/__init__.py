@@ -1,0 +1,1 @@
+"""The reference token endpoint (extra: server)."""

@@ -1,0 +1,3 @@
+"""Token stores for CachedSource."""
+
+__all__: list[str] = []
