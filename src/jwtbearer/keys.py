@@ -851,7 +851,7 @@ class KeyStore:
         private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         cn = subject or name
         subject_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         cert = (
             x509.CertificateBuilder()
             .subject_name(subject_name)
