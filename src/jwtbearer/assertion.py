@@ -6,13 +6,14 @@ a fresh ``jti`` (RFC 7519 §4.1.7), so a server's replay cache never refuses a n
 
 from __future__ import annotations
 
+import copy
 import json
 import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .errors import ConfigurationError
-from .jws import sign_compact
+from .errors import ConfigurationError, JWSError
+from .jws import b64url_decode, parse_json_object, sign_compact
 from .keys import SigningKey, default_key_store
 from .token import Clock, system_clock
 
@@ -23,10 +24,22 @@ REGISTERED_CLAIMS = frozenset({"iss", "sub", "aud", "exp", "nbf", "iat", "jti"})
 
 DEFAULT_VALIDITY = 300
 
+#: Epoch seconds past this (year 5138) can only be milliseconds; a NumericDate is seconds.
+_MS_THRESHOLD = 10**11
+
 
 def new_jti() -> str:
     """A fresh, unguessable JWT ID (128 bits, base64url)."""
     return secrets.token_urlsafe(16)
+
+
+def _refuse_registered(claims: Mapping[str, Any]) -> None:
+    clash = sorted(REGISTERED_CLAIMS.intersection(claims))
+    if clash:
+        raise ConfigurationError(
+            f"additional_claims may not set registered claim(s) {', '.join(clash)}: use the "
+            "JWT attributes (iss, sub, aud, validity_length, nbf_clock_skew) instead"
+        )
 
 
 def _check_additional(claims: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -34,12 +47,9 @@ def _check_additional(claims: Mapping[str, Any] | None) -> dict[str, Any]:
         return {}
     if not isinstance(claims, Mapping):
         raise ConfigurationError("additional_claims must be a mapping of claim name to value")
-    clash = sorted(REGISTERED_CLAIMS.intersection(claims))
-    if clash:
-        raise ConfigurationError(
-            f"additional_claims may not set registered claim(s) {', '.join(clash)}: use the "
-            "JWT attributes (iss, sub, aud, validity_length, nbf_clock_skew) instead"
-        )
+    if not all(isinstance(name, str) for name in claims):
+        raise ConfigurationError("additional_claims names must be strings (RFC 7519 §4)")
+    _refuse_registered(claims)
     try:
         json.dumps(dict(claims))
     except (TypeError, ValueError) as exc:
@@ -63,7 +73,8 @@ def make_assertion(
 ) -> str:
     """Sign a fresh JWT assertion: ``iat = now``, ``exp = now + lifetime``, a new ``jti``.
 
-    ``nbf_skew`` adds ``nbf = now - nbf_skew``. Times are whole seconds.
+    ``nbf_skew`` adds ``nbf = now - nbf_skew``. Times are whole seconds (RFC 7519 §2
+    NumericDate); a ``now`` in milliseconds is refused.
     """
     claims = _claims(iss, sub, aud, lifetime, now, nbf_skew, extra_claims, jti)
     return sign_compact(claims, key, headers=headers, x5t_s256=x5t_s256)
@@ -79,6 +90,13 @@ def _claims(
     extra: Mapping[str, Any] | None,
     jti: str | None,
 ) -> dict[str, Any]:
+    if isinstance(now, bool) or not isinstance(now, (int, float)) or now < 0:
+        raise ConfigurationError(f"the clock must return epoch seconds, not {now!r}")
+    if now >= _MS_THRESHOLD:
+        raise ConfigurationError(
+            f"the clock returned {now!r}, which is milliseconds: a JWT NumericDate is seconds "
+            "since the epoch (RFC 7519 §2); pass a clock like time.time"
+        )
     issued = int(now)
     claims: dict[str, Any] = {}
     if iss is not None:
@@ -93,6 +111,8 @@ def _claims(
         claims["nbf"] = issued - int(nbf_skew)
     claims["jti"] = jti or new_jti()
     if extra:
+        # Checked again here: the dict behind additional_claims may have been changed in place.
+        _refuse_registered(extra)
         claims.update(extra)
     return claims
 
@@ -180,14 +200,14 @@ class JWT:
         return json.dumps(self.claims(now=system_clock() if now is None else now))
 
     def clone(self) -> JWT:
-        """An independent copy (Apex ``clone``)."""
+        """An independent copy (Apex ``clone``): changing one never changes the other."""
         return JWT(
             self.iss,
             self.sub,
             self.aud if isinstance(self.aud, (str, type(None))) else list(self.aud),
             validity_length=self.validity_length,
             nbf_clock_skew=self.nbf_clock_skew,
-            additional_claims=dict(self._additional_claims),
+            additional_claims=copy.deepcopy(self._additional_claims),
         )
 
     def __repr__(self) -> str:
@@ -205,12 +225,53 @@ def _resolve_key(key: SigningKey | str) -> SigningKey:
     raise ConfigurationError("key must be a SigningKey or the name of a key in the key store")
 
 
+_TIME_CLAIMS = ("exp", "nbf", "iat")
+
+
+def _check_payload(payload: str) -> str:
+    """The JSON claims text of a payload string, given as JSON or as base64url-encoded JSON.
+
+    Apex documents the string as the "Base64-encoded JSON Claims Set" while most code passes the
+    JSON itself; both are taken. The JSON is signed exactly as written.
+    """
+    text = payload
+    try:
+        claims = parse_json_object(payload.encode("utf-8"), "JWS payload")
+    except JWSError as as_json:
+        try:
+            text = b64url_decode(payload.strip()).decode("utf-8")
+            claims = parse_json_object(text.encode("utf-8"), "JWS payload")
+        except (JWSError, UnicodeDecodeError):
+            raise ConfigurationError(
+                f"{as_json}; the payload must be a JSON object of claims (or that JSON "
+                "base64url-encoded)"
+            ) from None
+    for name in _TIME_CLAIMS:
+        value = claims.get(name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigurationError(
+                f"claim {name!r} must be a number of seconds since the epoch (RFC 7519 §2), "
+                f"not {value!r}"
+            )
+        if value >= _MS_THRESHOLD:
+            raise ConfigurationError(
+                f"claim {name!r} is {value!r}, which is milliseconds: a JWT NumericDate is "
+                "seconds since the epoch (RFC 7519 §2); divide by 1000"
+            )
+    return text
+
+
 class JWS:
     """A signed JWT (Apex ``Auth.JWS``): ``JWS(jwt, key)`` or ``JWS(payload_json, key)``.
 
     ``key`` is a :class:`SigningKey` or the name of a key in the default :class:`KeyStore` (the
-    Apex "certificate unique name"). The compact serialization is made once, on first use, and
-    the same string is returned after that; make a new ``JWS`` for a new assertion.
+    Apex "certificate unique name"). The compact serialization (RFC 7515 §7.1) is made once, on
+    first use, with ``iat``/``exp``/``jti`` taken at that moment, and the same string is returned
+    after that. A new ``JWS`` (or :meth:`clone`) signs again with a fresh ``jti``, so two JWS of
+    one JWT never share a ``jti`` (RFC 7519 §4.1.7). ``x5t_s256=True`` adds the key
+    certificate's ``x5t#S256`` header (RFC 7515 §4.1.8), which some servers use to pick the key.
     """
 
     def __init__(
@@ -221,17 +282,18 @@ class JWS:
         x5t_s256: bool = False,
         clock: Clock | None = None,
     ) -> None:
-        if not isinstance(payload, (JWT, str)):
+        if isinstance(payload, JWT):
+            self.payload: JWT | str = payload
+        elif isinstance(payload, str):
+            self.payload = _check_payload(payload)
+        else:
             raise ConfigurationError("JWS payload must be a JWT or a JSON string of claims")
-        if isinstance(payload, str):
-            try:
-                decoded = json.loads(payload)
-            except ValueError as exc:
-                raise ConfigurationError(f"JWS payload is not valid JSON: {exc}") from None
-            if not isinstance(decoded, dict):
-                raise ConfigurationError("JWS payload must be a JSON object of claims")
-        self.payload = payload
         self.key = _resolve_key(key)
+        if x5t_s256 and self.key.x5t_s256 is None:
+            raise ConfigurationError(
+                "x5t_s256=True needs a key with a certificate: load the key with its "
+                "certificate (PKCS#12, or a PEM holding both) or use a key-store name"
+            )
         self.x5t_s256 = x5t_s256
         self._clock = clock or system_clock
         self._compact: str | None = None
@@ -250,6 +312,19 @@ class JWS:
                 body = self.payload
             self._compact = sign_compact(body, self.key, x5t_s256=self.x5t_s256)
         return self._compact
+
+    @property
+    def signed(self) -> bool:
+        """True once :meth:`compact_serialization` has signed."""
+        return self._compact is not None
+
+    def clone(self) -> JWS:
+        """A copy not yet signed (Apex ``clone``): it signs anew, with a fresh ``jti``.
+
+        The JWT is cloned too, so changing the copy's claims leaves this one alone.
+        """
+        payload = self.payload.clone() if isinstance(self.payload, JWT) else self.payload
+        return JWS(payload, self.key, x5t_s256=self.x5t_s256, clock=self._clock)
 
     def __repr__(self) -> str:
         signed = "signed" if self._compact is not None else "unsigned"

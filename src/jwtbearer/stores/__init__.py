@@ -1,3 +1,21 @@
-"""Token stores for CachedSource."""
+"""Token stores for :class:`~jwtbearer.caching.CachedSource`.
 
-__all__: list[str] = []
+``MemoryStore`` (the default) keeps tokens in the process; ``SQLiteStore`` shares them between
+the processes of one machine; ``RedisStore`` (extra ``redis``) between the hosts of a fleet.
+The shared stores encrypt tokens at rest and hold a lock so one process refreshes at a time.
+"""
+
+from ._base import StoreError, StoreLockTimeout, TokenStore, store_key
+from .memory import MemoryStore
+from .redis import RedisStore
+from .sqlite import SQLiteStore
+
+__all__ = [
+    "MemoryStore",
+    "RedisStore",
+    "SQLiteStore",
+    "StoreError",
+    "StoreLockTimeout",
+    "TokenStore",
+    "store_key",
+]

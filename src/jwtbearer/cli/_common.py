@@ -1,0 +1,188 @@
+"""What every command shares: consoles, exit codes, error printing, key and secret input."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import NoReturn
+
+import typer
+from rich.console import Console
+
+from ..errors import (
+    ConfigurationError,
+    JWSError,
+    JWTBearerError,
+    KeyLoadError,
+    ResponseFormatError,
+    TokenEndpointError,
+    TransportError,
+    redact,
+)
+from ..keys import KeyStore, SigningKey, VerifyingKey, default_key_store, load_jwks
+
+#: Exit codes; documented in ``jwtbearer --help``.
+EXIT_OK = 0
+EXIT_FAILED = 1  # a check failed (inspect found errors, a signature did not verify)
+EXIT_USAGE = 2  # bad command line (click's own code)
+EXIT_CONFIG = 3  # configuration, key or input error
+EXIT_ENDPOINT = 4  # the token endpoint answered an error
+EXIT_TRANSPORT = 5  # no answer: connection, TLS, timeout
+EXIT_RESPONSE = 6  # an answer that is not a usable token response
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 ok, 1 check failed, 2 usage, 3 configuration/key/input, "
+    "4 token endpoint error, 5 transport error, 6 unusable response."
+)
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def escape(text: str) -> str:
+    """Text made safe to print: no rich markup, and no terminal control sequences (a token's
+    claims are attacker-controlled and could otherwise rewrite the screen)."""
+    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group(0)):02x}", text)
+    return text.replace("[", r"\[")
+
+
+def _code_for(exc: JWTBearerError) -> int:
+    if isinstance(exc, TokenEndpointError):
+        return EXIT_ENDPOINT
+    if isinstance(exc, TransportError):
+        return EXIT_TRANSPORT
+    if isinstance(exc, ResponseFormatError):
+        return EXIT_RESPONSE
+    if isinstance(exc, (ConfigurationError, KeyLoadError, JWSError)):
+        return EXIT_CONFIG
+    return EXIT_FAILED
+
+
+def fail(message: str, code: int = EXIT_CONFIG, hint: str | None = None) -> NoReturn:
+    """Print an error (and a hint) on stderr and exit with ``code``; never a traceback."""
+    err.print(f"[bold red]error:[/] {escape(redact(message))}")
+    if hint:
+        err.print(f"[yellow]hint:[/] {escape(redact(hint))}")
+    raise typer.Exit(code)
+
+
+@contextmanager
+def handled() -> Iterator[None]:
+    """Turn jwtbearer errors into a message, a hint and a distinct exit code."""
+    try:
+        yield
+    except TokenEndpointError as exc:
+        first, _, rest = str(exc).partition("\n")
+        hint = exc.hint or rest or None
+        if hint is None or hint.strip() == "":
+            hint = "Run `jwtbearer explain` with the error body for what to check."
+        else:
+            hint += "\nRun `jwtbearer explain` with the error body for more."
+        fail(first, _code_for(exc), hint)
+    except TransportError as exc:
+        fail(str(exc), EXIT_TRANSPORT, "Check the token URL, the network and any proxy; "
+             "the server did not answer.")
+    except JWTBearerError as exc:
+        first, _, rest = str(exc).partition("\n")
+        fail(first, _code_for(exc), rest or None)
+
+
+def looks_like_path(value: str) -> bool:
+    """True when a --key value names a file rather than a key-store entry."""
+    return "/" in value or os.sep in value or Path(value).suffix.lower() in (
+        ".pem", ".key", ".p12", ".pfx", ".json", ".jwk"
+    )
+
+
+def read_secret(*, env: str | None, file: Path | None, stdin: bool, what: str) -> str | None:
+    """A secret from an environment variable, a file or stdin (never from a flag value)."""
+    chosen = [x for x in (env, file, stdin or None) if x]
+    if len(chosen) > 1:
+        fail(f"give the {what} one way only: an environment variable, a file or stdin")
+    if env:
+        value = os.environ.get(env)
+        if not value:
+            fail(f"the {what} variable ${env} is not set", hint=f"export {env}=...")
+        return value
+    if file is not None:
+        try:
+            value = file.read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as exc:
+            fail(f"cannot read the {what} file {file}: {exc.strerror or exc}")
+        if not value:
+            fail(f"the {what} file {file} is empty")
+        return value
+    if stdin:
+        value = sys.stdin.readline().rstrip("\r\n")
+        if not value:
+            fail(f"no {what} on stdin")
+        return value
+    return None
+
+
+def load_signing_key(value: str, password: str | None = None,
+                     store: KeyStore | None = None) -> SigningKey:
+    """``--key``: a key-store name or a key file (PEM, PKCS#12, JWK)."""
+    with handled():
+        if looks_like_path(value) or Path(value).is_file():
+            return SigningKey.from_file(Path(value).expanduser(), password=password)
+        return (store or default_key_store()).get(value)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def load_verifying_keys(*, key: str | None, cert: Path | None, jwks: Path | None
+                        ) -> list[VerifyingKey] | None:
+    """The keys to verify a signature with, from --key, --cert or --jwks."""
+    given = [x for x in (key, cert, jwks) if x is not None]
+    if not given:
+        return None
+    if len(given) > 1:
+        fail("give one of --key, --cert, --jwks")
+    with handled():
+        if key is not None:
+            return [load_signing_key(key).verifying_key()]
+        if cert is not None:
+            return [VerifyingKey.from_file(cert)]
+        assert jwks is not None
+        try:
+            text = jwks.read_text(encoding="utf-8")
+        except OSError as exc:
+            fail(f"cannot read {jwks}: {exc.strerror or exc}")
+        keys = load_jwks(text)
+        if not keys:
+            fail(f"{jwks} holds no signing key")
+        return keys
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def when(epoch: float) -> str:
+    """An epoch time as ``YYYY-MM-DD HH:MM:SS UTC``."""
+    try:
+        return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (OverflowError, OSError, ValueError):
+        return "out of range"
+
+
+def duration(seconds: float) -> str:
+    """Seconds as a short human duration: ``4 min 59 s``, ``2 h 5 min``, ``3 days``."""
+    s = int(abs(seconds))
+    if s < 120:
+        return f"{s} s"
+    if s < 7200:
+        return f"{s // 60} min {s % 60} s"
+    if s < 172800:
+        return f"{s // 3600} h {s % 3600 // 60} min"
+    return f"{s // 86400} days"
+
+
+def relative(epoch: float, now: float) -> str:
+    """``in 4 min 59 s`` or ``3 s ago``."""
+    delta = epoch - now
+    return f"in {duration(delta)}" if delta >= 0 else f"{duration(delta)} ago"

@@ -1,0 +1,184 @@
+"""``jwtbearer inspect`` (decode and lint an assertion) and ``jwtbearer explain``."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ..diagnose import KNOWN_ERRORS, Explanation, Report, explain_error, inspect_assertion
+from ._common import (
+    EXIT_CONFIG,
+    EXIT_FAILED,
+    duration,
+    escape,
+    fail,
+    load_verifying_keys,
+    out,
+    relative,
+    when,
+)
+
+__all__ = ["register"]
+
+_MAX_INPUT = 1024 * 1024
+_TIME_CLAIMS = ("iat", "nbf", "exp")
+_MARKS = {"error": "[bold red]✗ error  [/]", "warning": "[yellow]! warning[/]",
+          "info": "[cyan]i info   [/]"}
+
+
+def _read_arg(value: str | None, what: str) -> str:
+    if value is None or value == "-":
+        if sys.stdin.isatty() and value is None:
+            fail(f"give the {what} as an argument, or '-' to read it from stdin")
+        return sys.stdin.read(_MAX_INPUT)
+    return value
+
+
+def _value(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, default=str)
+
+
+def _print_report(report: Report) -> None:
+    now = report.now
+    if report.signature_valid is None:
+        out.print("[bold yellow]Decoded WITHOUT verifying the signature[/] (add --key, --cert "
+                  "or --jwks to verify it).")
+    elif report.signature_valid:
+        out.print("[bold green]Signature verified[/] with the given key.")
+    else:
+        out.print("[bold red]Signature does NOT verify[/] with the given key.")
+    if report.is_jwt:
+        out.print("\n[bold]Header[/]")
+        for name, value in report.header.items():
+            out.print(f"  {escape(name):<9} {escape(_value(value))}")
+        out.print("\n[bold]Claims[/]")
+        for name, value in report.claims.items():
+            line = f"  {escape(name):<9} {escape(_value(value))}"
+            if name in _TIME_CLAIMS and isinstance(value, (int, float)) and not isinstance(
+                value, bool
+            ):
+                seconds = value / 1000 if abs(value) >= 100_000_000_000 else value
+                line += f"  {when(seconds)} ({relative(seconds, now)})"
+            out.print(line)
+        exp, iat = report.claims.get("exp"), report.claims.get("iat")
+        if all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (exp, iat)):
+            assert isinstance(exp, (int, float)) and isinstance(iat, (int, float))
+            out.print(f"  lifetime  {duration(exp - iat)} (exp - iat)")
+        out.print(f"\n[bold]Signature[/] <signature: {report.signature_length} bytes>")
+    out.print("\n[bold]Findings[/]" if report.findings else "\n[bold green]No findings.[/]")
+    for f in report.findings:
+        out.print(f"  {_MARKS[f.level]} {escape(f.code)}: {escape(f.message)}")
+        if f.fix:
+            out.print(f"            fix: {escape(f.fix)}")
+
+
+def _report_json(report: Report) -> str:
+    return json.dumps({
+        "verified": report.signature_valid,
+        "is_jwt": report.is_jwt,
+        "header": dict(report.header),
+        "claims": dict(report.claims),
+        "signature_bytes": report.signature_length,
+        "findings": [dataclasses.asdict(f) for f in report.findings],
+    }, indent=2, default=str)
+
+
+def inspect_command(
+    assertion: Annotated[str | None, typer.Argument(
+        help="The compact JWT, or '-' to read it from stdin.")] = None,
+    token_url: Annotated[str | None, typer.Option(
+        help="Token endpoint the assertion is for; aud must match it or its issuer.")] = None,
+    audience: Annotated[str | None, typer.Option(
+        help="The aud the server expects (e.g. https://login.salesforce.com).")] = None,
+    key: Annotated[str | None, typer.Option(
+        help="Verify with this key (key-store name or key file).")] = None,
+    cert: Annotated[Path | None, typer.Option(
+        help="Verify with this certificate or public key (PEM/DER/JWK).")] = None,
+    jwks: Annotated[Path | None, typer.Option(help="Verify with this JWK Set file.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    now: Annotated[float | None, typer.Option(
+        hidden=True, help="Evaluate times at this epoch instead of now.")] = None,
+) -> None:
+    """Decode an assertion WITHOUT trusting it, show its times, and lint it.
+
+    Checks what token endpoints reject: exp missing, expired, in milliseconds or too far
+    (Salesforce: 3 minutes), iat/nbf in the future, string or float times, missing jti, aud
+    missing, an array or not matching --token-url/--audience, alg none or HMAC, crit/jku/x5u/
+    jwk/x5c headers. With --key, --cert or --jwks the signature is verified too. The signature
+    itself is never printed. Exits 1 when an error is found.
+    """
+    text = _read_arg(assertion, "assertion")
+    keys = load_verifying_keys(key=key, cert=cert, jwks=jwks)
+    report = inspect_assertion(text, now=time.time() if now is None else now,
+                               expected_audience=audience or token_url, key=keys)
+    if as_json:
+        typer.echo(_report_json(report))
+    else:
+        _print_report(report)
+    if not report.ok:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _print_explanation(ex: Explanation) -> None:
+    if ex.provider:
+        out.print(f"[bold]Provider[/]       {escape(ex.provider)}")
+    if ex.status is not None:
+        out.print(f"[bold]Status[/]         {ex.status}")
+    if ex.error:
+        out.print(f"[bold]Error[/]          {escape(ex.error)}")
+    if ex.error_description:
+        out.print(f"[bold]Description[/]    {escape(ex.error_description)}")
+    out.print(f"[bold]What it means[/]  {escape(ex.what)}")
+    out.print(f"[bold]Usual causes[/]   {escape(ex.why)}")
+    out.print(f"[bold]What to check[/]  {escape(ex.fix)}")
+
+
+def explain_command(
+    body: Annotated[str | None, typer.Argument(
+        help="The error response body (JSON or form), or '-' for stdin.")] = None,
+    status: Annotated[int | None, typer.Option(help="The HTTP status, when known.")] = None,
+    error: Annotated[str | None, typer.Option(
+        "--error", help="The error code, instead of a body.")] = None,
+    description: Annotated[str | None, typer.Option(
+        help="The error_description, with --error.")] = None,
+    list_known: Annotated[bool, typer.Option(
+        "--list", help="List the known provider messages.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Explain a token endpoint error: what it means, why it happens and what to check.
+
+    Knows the wording of Salesforce, Okta, Microsoft Entra ID (AADSTS codes), Auth0, PingOne
+    and Google, and every RFC 6749 error code.
+    """
+    if list_known:
+        for k in KNOWN_ERRORS:
+            out.print(f"{escape(k.provider):<30} {escape(' + '.join(k.needles))}")
+        return
+    if error is not None or description is not None:
+        if body is not None:
+            fail("give either a body or --error/--description", EXIT_CONFIG)
+        payload: str | dict[str, Any] = {"error": error, "error_description": description}
+    else:
+        payload = _read_arg(body, "error body")
+    ex = explain_error(status, payload)
+    if as_json:
+        data = dataclasses.asdict(ex)
+        data.pop("known", None)
+        typer.echo(json.dumps(data, indent=2))
+    else:
+        _print_explanation(ex)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``inspect`` and ``explain`` to ``app``."""
+    app.command("inspect", epilog="Example: jwtbearer assert ... | jwtbearer inspect - "
+                "--token-url https://login.salesforce.com/services/oauth2/token")(inspect_command)
+    app.command("explain", epilog="Example: jwtbearer explain "
+                "'{\"error\":\"invalid_grant\",\"error_description\":\"audience is invalid\"}'"
+                )(explain_command)

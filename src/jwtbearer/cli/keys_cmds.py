@@ -1,0 +1,172 @@
+"""``jwtbearer keys``: create, list, show, import and export named signing keys."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from cryptography import x509
+
+from ..errors import ConfigurationError
+from ..keys import KeyStore, SigningKey, default_key_store
+from ._common import escape, fail, handled, out, read_secret, when
+
+__all__ = ["register"]
+
+keys_app = typer.Typer(
+    name="keys",
+    help="Named signing keys: the key, the certificate to upload, and the JWKS.",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+)
+
+StoreOption = Annotated[Path | None, typer.Option(
+    "--store", metavar="DIR",
+    help="Key store folder (default: $JWTBEARER_HOME/keys, else ~/.config/jwtbearer/keys).")]
+
+
+def _store(path: Path | None) -> KeyStore:
+    return KeyStore(path) if path is not None else default_key_store()
+
+
+def _get(store: KeyStore, name: str) -> SigningKey:
+    with handled():
+        return store.get(name)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _cert_lines(cert: x509.Certificate) -> list[str]:
+    return [
+        f"  subject       {escape(cert.subject.rfc4514_string())}",
+        f"  valid         {when(cert.not_valid_before_utc.timestamp())} to "
+        f"{when(cert.not_valid_after_utc.timestamp())}",
+    ]
+
+
+def _describe(store: KeyStore, name: str, key: SigningKey) -> None:
+    out.print(f"  algorithm     {key.alg} ({key.kty})")
+    out.print(f"  kid           {escape(key.kid or '(none)')}")
+    out.print(f"  thumbprint    {key.thumbprint()}  (RFC 7638 JWK thumbprint)")
+    out.print(f"  x5t#S256      {key.x5t_s256 or '(no certificate)'}")
+    if key.certificate is not None:
+        for line in _cert_lines(key.certificate):
+            out.print(line)
+    out.print(f"  private key   {escape(str(store.key_path(name)))}  (mode 0600: keep it secret)")
+    if store.certificate_path(name).exists():
+        out.print(f"  certificate   {escape(str(store.certificate_path(name)))}  (upload this)")
+    if store.jwks_path(name).exists():
+        out.print(f"  JWKS          {escape(str(store.jwks_path(name)))}")
+
+
+@keys_app.command("create")
+def create(
+    name: Annotated[str, typer.Argument(help="The key's name (the Apex certificate name).")],
+    days: Annotated[int, typer.Option(help="Certificate validity in days.")] = 365,
+    subject: Annotated[str | None, typer.Option(
+        help="Certificate common name (default: NAME).")] = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Replace an existing key of that name.")] = False,
+    store: StoreOption = None,
+) -> None:
+    """Create an RSA-2048 key and a self-signed certificate to upload to the identity provider."""
+    ks = _store(store)
+    with handled():
+        key = ks.create(name, days=days, subject=subject, overwrite=force)
+    out.print(f"[bold green]Created key {escape(name)!r}[/]")
+    _describe(ks, name, key)
+    cert = escape(str(ks.certificate_path(name)))
+    out.print("\nNext:")
+    out.print(f"  Salesforce  Setup > App Manager > your app > Edit > 'Use digital signatures': "
+              f"upload {cert}; then 'Admin approved users are pre-authorized' and add the "
+              "user's profile.")
+    out.print(f"  Okta        Applications > your app > Client Credentials: 'Public key / "
+              f"Private key' > Add key: paste `jwtbearer keys jwk {escape(name)} --single`.")
+    out.print(f"  Entra ID    App registrations > Certificates & secrets: upload {cert}.")
+    out.print(f"  Then        jwtbearer token --token-url URL --client-id ID --sub USER "
+              f"--key {escape(name)}")
+
+
+@keys_app.command("list")
+def list_keys(store: StoreOption = None) -> None:
+    """List the keys in the store."""
+    ks = _store(store)
+    names = ks.names()
+    if not names:
+        out.print(f"No keys in {escape(str(ks.path))}; create one with `jwtbearer keys create "
+                  "NAME`.")
+        return
+    for name in names:
+        with handled():
+            key = ks.get(name)
+        expiry = ""
+        if key.certificate is not None:
+            expiry = f"  certificate until {when(key.certificate.not_valid_after_utc.timestamp())}"
+        out.print(f"{escape(name)}  {key.alg}  kid={escape(key.kid or '-')}{expiry}")
+
+
+@keys_app.command("show")
+def show(
+    name: Annotated[str, typer.Argument(help="The key's name.")],
+    store: StoreOption = None,
+) -> None:
+    """Show a key's public information (never the private key)."""
+    ks = _store(store)
+    key = _get(ks, name)
+    out.print(f"[bold]{escape(name)}[/]")
+    _describe(ks, name, key)
+
+
+@keys_app.command("import")
+def import_key(
+    name: Annotated[str, typer.Argument(help="Name to store the key under.")],
+    path: Annotated[Path, typer.Argument(help="Key file: PEM, PKCS#12 (.p12/.pfx) or JWK.")],
+    password_env: Annotated[str | None, typer.Option(
+        metavar="VAR", help="Read the file's password from this environment variable.")] = None,
+    password_stdin: Annotated[bool, typer.Option(
+        "--password-stdin",
+        help="Read the file's password from stdin.")] = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Replace an existing key of that name.")] = False,
+    store: StoreOption = None,
+) -> None:
+    """Copy a key file into the store (stored unencrypted, mode 0600)."""
+    ks = _store(store)
+    password = read_secret(env=password_env, file=None, stdin=password_stdin, what="password")
+    with handled():
+        if name in ks and not force:
+            raise ConfigurationError(f"a key named {name!r} already exists in {ks.path}; pass "
+                                     "--force to replace it")
+        key = ks.import_file(name, path, password=password)
+    out.print(f"[bold green]Imported {escape(str(path))} as {escape(name)!r}[/]")
+    _describe(ks, name, key)
+
+
+@keys_app.command("jwk")
+def jwk(
+    name: Annotated[str, typer.Argument(help="The key's name.")],
+    single: Annotated[bool, typer.Option(
+        "--single", help="Print the one public JWK instead of a JWK Set.")] = False,
+    store: StoreOption = None,
+) -> None:
+    """Print the public JWK Set (or one JWK) of a key, for providers that take a JWKS."""
+    ks = _store(store)
+    key = _get(ks, name)
+    doc: dict[str, Any]
+    path = ks.jwks_path(name)
+    if path.exists():
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            fail(f"cannot read {path}: {exc}")
+    else:
+        doc = {"keys": [key.public_jwk()]}
+    if single:
+        doc = doc["keys"][0]
+    typer.echo(json.dumps(doc, indent=2))
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``keys`` group to ``app``."""
+    app.add_typer(keys_app)

@@ -1,0 +1,83 @@
+"""``jwtbearer serve`` and ``jwtbearer demo``: the reference token endpoint from the shell."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from ..errors import ConfigurationError, KeyLoadError
+
+__all__ = ["register"]
+
+_INSTALL_HINT = "the server needs Starlette and uvicorn: pip install 'jwtbearer[server]'"
+
+
+def _server_extra(console: Console) -> None:
+    try:
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError:
+        console.print(f"[red]error:[/] {escape(_INSTALL_HINT)}")
+        raise typer.Exit(1) from None
+
+
+def serve(
+    config: Annotated[Path, typer.Option("--config", "-c", help="Server TOML file.")],
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Run the reference token endpoint (RFC 7523 / RFC 6749) from a TOML configuration."""
+    console = Console(stderr=True)
+    _server_extra(console)
+    from ..server.config import load_config
+    from ..server.core import TokenEndpoint
+
+    try:
+        settings = load_config(config)
+        endpoint = TokenEndpoint(settings)
+    except (ConfigurationError, KeyLoadError) as exc:
+        console.print(f"[red]configuration refused:[/] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(2) from None
+    import uvicorn
+
+    from ..server.app import app_for
+
+    table = Table(title=f"jwtbearer token endpoint  {settings.issuer}", show_lines=False)
+    table.add_column("client_id")
+    table.add_column("authentication")
+    table.add_column("grants")
+    table.add_column("scopes")
+    for client in settings.clients.values():
+        grants = ", ".join("jwt-bearer" if g.endswith("jwt-bearer") else g
+                           for g in client.grant_types)
+        table.add_row(escape(client.client_id), client.token_endpoint_auth_method, grants,
+                      escape(" ".join(client.scopes)))
+    console.print(table)
+    console.print(f"token endpoint  {settings.token_endpoint}\njwks            {settings.jwks_uri}")
+    issuer = urlsplit(settings.issuer)
+    if issuer.hostname in ("127.0.0.1", "localhost") and issuer.port not in (None, port):
+        console.print(f"[yellow]warning:[/] issuer names port {issuer.port} but the server "
+                      f"listens on {port}; assertions must use aud = {settings.token_endpoint}")
+    uvicorn.run(app_for(endpoint), host=host, port=port, workers=1, access_log=False,
+                log_level="warning")
+
+
+def demo() -> None:
+    """Run the whole JWT bearer flow (JWT → JWS → JWTBearerTokenExchange) on a local server."""
+    console = Console()
+    _server_extra(console)
+    from ..demo import run_demo
+
+    raise typer.Exit(run_demo(console))
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``serve`` and ``demo`` to the ``jwtbearer`` command."""
+    app.command("serve")(serve)
+    app.command("demo")(demo)

@@ -1,0 +1,151 @@
+"""``jwtbearer demo``: the Salesforce-shaped JWT bearer flow, end to end, on a local server.
+
+It starts the reference token endpoint on a free loopback port, creates a key and certificate
+in a temporary key store, registers the client the way an administrator registers a connected
+app (certificate uploaded, one user pre-authorized), then runs JWT → JWS →
+JWTBearerTokenExchange and prints each step, then one failure (an expired assertion). Nothing
+secret is printed: assertions and tokens are shown shortened, never with their signature.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.syntax import Syntax
+
+from .jws import unverified_claims, unverified_header
+from .token import Clock, system_clock
+
+__all__ = ["DEMO_CLIENT_ID", "DEMO_SUBJECT", "run_demo", "shorten"]
+
+#: The demo's client id, shaped like a Salesforce consumer key.
+DEMO_CLIENT_ID = "3MVG9demo.consumer.key"
+#: The pre-authorized user the demo asks a token for.
+DEMO_SUBJECT = "alice@example.com"
+
+
+def shorten(compact: str) -> str:
+    """A compact JWS shown without its signature: the start of the header and the length."""
+    return f"{compact[:24]}…({len(compact)} chars, signature not shown)"
+
+
+def _json(console: Console, title: str, value: Any) -> None:
+    text = json.dumps(value, indent=2, ensure_ascii=False)
+    console.print(Panel(Syntax(text, "json", theme="ansi_dark", word_wrap=True), title=title,
+                        title_align="left", expand=False))
+
+
+def _config(issuer: str, certificate: Path) -> str:
+    return f"""\
+issuer = "{issuer}"
+access_token_lifetime = 900
+leeway = 30
+max_assertion_lifetime = 3600
+instance_url = "{issuer}"
+state_dir = "state"
+
+[[clients]]
+client_id = "{DEMO_CLIENT_ID}"
+token_endpoint_auth_method = "none"
+certificate = "{certificate.as_posix()}"
+grant_types = ["urn:ietf:params:oauth:grant-type:jwt-bearer"]
+scopes = ["api"]
+subjects = ["{DEMO_SUBJECT}"]
+"""
+
+
+def run_demo(console: Console, *, clock: Clock | None = None) -> int:
+    """Run the demo, printing to ``console``; returns the exit status (0 when all went as told)."""
+    import httpx
+
+    from .assertion import JWS, JWT
+    from .errors import TokenEndpointError
+    from .exchange import JWTBearerTokenExchange
+    from .jws import verify_compact
+    from .keys import KeyStore, load_jwks
+    from .server.app import BackgroundServer, app_for, listen_socket
+    from .server.config import load_config
+    from .server.core import TokenEndpoint
+
+    now_fn = clock or system_clock
+    with tempfile.TemporaryDirectory(prefix="jwtbearer-demo-") as tmp:
+        base = Path(tmp)
+        console.rule("[bold]1. A key and a certificate (Salesforce: the certificate unique name)")
+        store = KeyStore(base / "keys")
+        key = store.create("demo-cert", days=30, subject="jwtbearer demo")
+        cert_path = store.certificate_path("demo-cert")
+        console.print(f"created RSA-2048 key [bold]demo-cert[/] ({key.alg}, kid {key.kid})")
+        console.print(f"certificate to upload to the identity provider: {cert_path.name}")
+
+        sock = listen_socket("127.0.0.1", 0)
+        issuer = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        config_path = base / "server.toml"
+        config_path.write_text(_config(issuer, cert_path.relative_to(base)), encoding="utf-8")
+        endpoint = TokenEndpoint(load_config(config_path))
+        token_url = endpoint.config.token_endpoint
+        console.rule("[bold]2. The token endpoint, with the client registered")
+        console.print(f"server listening on {issuer} (token endpoint {token_url})")
+        console.print(f"client [bold]{DEMO_CLIENT_ID}[/]: certificate uploaded, user "
+                      f"[bold]{DEMO_SUBJECT}[/] pre-authorized, scope api")
+
+        with BackgroundServer(app_for(endpoint), sock=sock):
+            console.rule("[bold]3. Auth.JWT: the claims")
+            jwt = JWT(iss=DEMO_CLIENT_ID, sub=DEMO_SUBJECT, aud=issuer)
+            console.print(f"jwt = JWT(iss={DEMO_CLIENT_ID!r}, sub={DEMO_SUBJECT!r}, "
+                          f"aud={issuer!r})   # Salesforce: aud = https://login.salesforce.com")
+            _json(console, "claims (iat/exp/jti are set when it is signed)",
+                  jwt.claims(now=now_fn()))
+
+            console.rule("[bold]4. Auth.JWS: signed with the key")
+            jws = JWS(jwt, key, clock=now_fn)
+            compact = jws.compact_serialization()
+            _json(console, "JOSE header", unverified_header(compact))
+            _json(console, "signed claims", unverified_claims(compact))
+            console.print(f"assertion: {shorten(compact)}")
+
+            console.rule("[bold]5. Auth.JWTBearerTokenExchange: POST to the token endpoint")
+            exchange = JWTBearerTokenExchange(token_url, jws)
+            console.print(Panel(
+                f"POST {token_url}\nContent-Type: application/x-www-form-urlencoded\n"
+                f"Accept: application/json\n\n"
+                f"grant_type={exchange.grant_type}\nassertion={shorten(compact)}",
+                title="request", title_align="left", expand=False))
+            access_token = exchange.get_access_token()
+            response = exchange.get_http_response()
+            shown = dict(response.json())
+            shown["access_token"] = shorten(access_token)
+            _json(console, f"response: HTTP {response.status_code}", shown)
+
+            console.rule("[bold]6. The access token (RFC 9068 JWT), verified with /jwks")
+            jwks = load_jwks(httpx.get(issuer + "/jwks", timeout=5.0).text)
+            verified = verify_compact(access_token, jwks)
+            _json(console, "access token header", verified.header)
+            _json(console, "access token claims", verified.claims())
+            console.print(f"signature verified with the key published at {issuer}/jwks "
+                          f"({verified.key.alg}) [green]✓[/]")
+
+            console.rule("[bold]7. A failure: an assertion that expired")
+            stale = JWS(jwt.clone(), key, clock=lambda: now_fn() - 600)
+            stale_claims = unverified_claims(stale.compact_serialization())
+            console.print(f"signed 10 minutes ago: exp = {stale_claims['exp']} "
+                          f"({int(now_fn()) - stale_claims['exp']} s in the past)")
+            try:
+                JWTBearerTokenExchange(token_url, stale).get_access_token()
+            except TokenEndpointError as exc:
+                console.print(f"[red]{type(exc).__name__}[/] status {exc.status}: "
+                              f"error={exc.error!r}")
+                console.print(f"error_description: {exc.error_description}")
+                console.print(f"hint: {exc.hint}")
+                console.print("The server checks exp with 30 s of leeway (RFC 7523 §3 item 4): "
+                              "sign a fresh assertion for every token request, with exp a few "
+                              "minutes ahead, in seconds, from a correct clock.")
+            else:
+                console.print("[red]the expired assertion was accepted: this is a bug[/]")
+                return 1
+        console.rule("[bold]done")
+    return 0

@@ -1,0 +1,287 @@
+"""Registered clients: who may ask for tokens, how they authenticate, and with which keys.
+
+One ``[[clients]]`` table of the server's TOML file becomes one :class:`Client`. Keys and
+certificates are read once, at start; a secret written ``"env:NAME"`` is read from the
+environment, so the file itself can be committed without it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigurationError, KeyLoadError
+from ..keys import VerifyingKey, load_jwks
+
+__all__ = [
+    "AUTH_METHODS",
+    "CLIENT_CREDENTIALS",
+    "JWT_BEARER",
+    "Client",
+    "ClientRegistry",
+    "ServerConfigError",
+    "parse_client",
+]
+
+#: RFC 7523 §2.1 grant type.
+JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+#: RFC 6749 §4.4 grant type.
+CLIENT_CREDENTIALS = "client_credentials"
+GRANT_TYPES = (CLIENT_CREDENTIALS, JWT_BEARER)
+
+#: Client authentication methods (IANA "OAuth Token Endpoint Authentication Methods").
+AUTH_METHODS = (
+    "none",
+    "client_secret_basic",
+    "client_secret_post",
+    "client_secret_jwt",
+    "private_key_jwt",
+)
+_HMAC_ALGS = ("HS256", "HS384", "HS512")
+# RFC 6749 §3.3 scope-token: %x21 / %x23-5B / %x5D-7E
+_SCOPE_RE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")
+_CLIENT_KEYS = frozenset(
+    {
+        "client_id",
+        "token_endpoint_auth_method",
+        "token_endpoint_auth_signing_alg",
+        "jwks",
+        "certificate",
+        "client_secret",
+        "grant_types",
+        "scopes",
+        "subjects",
+        "audiences",
+    }
+)
+
+
+class ServerConfigError(ConfigurationError):
+    """The server configuration is refused; the message names the file, the key and the fix."""
+
+    def __init__(self, source: str, key: str, problem: str) -> None:
+        self.source = source
+        self.key = key
+        self.problem = problem
+        super().__init__(f"{source}: {key}: {problem}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Client:
+    """One registered client (RFC 7591 §2 metadata names).
+
+    ``keys`` verify its ``private_key_jwt`` client assertions and its JWT bearer grant
+    assertions; ``client_secret`` checks ``client_secret_basic``/``_post`` and verifies
+    ``client_secret_jwt`` (HMAC) assertions. ``subjects`` are the users pre-authorized for the
+    JWT bearer grant (``"*"`` approves any subject). ``audiences`` are the resources it may ask
+    access tokens for with ``audience``/``resource`` (RFC 8707).
+    """
+
+    client_id: str
+    token_endpoint_auth_method: str
+    grant_types: tuple[str, ...]
+    scopes: tuple[str, ...] = ()
+    subjects: tuple[str, ...] = ()
+    audiences: tuple[str, ...] = ()
+    keys: tuple[VerifyingKey, ...] = ()
+    client_secret: str | None = field(default=None, repr=False)
+    secret_alg: str = "HS256"
+    hmac_key: VerifyingKey | None = field(default=None, repr=False)
+
+    def assertion_keys(self) -> tuple[VerifyingKey, ...]:
+        """Keys that may verify this client's assertions: registered keys, else its secret."""
+        if self.keys:
+            return self.keys
+        return (self.hmac_key,) if self.hmac_key is not None else ()
+
+    def approves(self, subject: str) -> bool:
+        """True when ``subject`` is pre-authorized for the JWT bearer grant."""
+        return "*" in self.subjects or subject in self.subjects
+
+
+class ClientRegistry(Mapping[str, Client]):
+    """Clients by ``client_id``."""
+
+    def __init__(self, clients: Mapping[str, Client]) -> None:
+        self._clients = dict(clients)
+
+    def __getitem__(self, client_id: str) -> Client:
+        return self._clients[client_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._clients)
+
+    def __len__(self) -> int:
+        return len(self._clients)
+
+    def __repr__(self) -> str:
+        return f"ClientRegistry({sorted(self._clients)!r})"
+
+
+def _strings(value: Any, source: str, key: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ServerConfigError(source, key, "must be a list of non-empty strings")
+    return tuple(value)
+
+
+def _resolve_secret(value: Any, environ: Mapping[str, str], source: str, key: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ServerConfigError(source, key, 'must be a string, or "env:NAME" to read $NAME')
+    if value.startswith("env:"):
+        name = value[4:]
+        secret = environ.get(name)
+        if not secret:
+            raise ServerConfigError(
+                source, key, f"environment variable {name} is not set (or empty); export it"
+            )
+        return secret
+    return value
+
+
+def _load_keys(table: Mapping[str, Any], base: Path, source: str, where: str) -> list[VerifyingKey]:
+    if "jwks" in table and "certificate" in table:
+        raise ServerConfigError(source, f"{where}.jwks", "give jwks or certificate, not both")
+    try:
+        if "jwks" in table:
+            value = table["jwks"]
+            if isinstance(value, dict):
+                keys = load_jwks(json.dumps(value))
+            elif isinstance(value, str):
+                path = base / value
+                try:
+                    keys = load_jwks(path.read_text(encoding="utf-8"))
+                except OSError as exc:
+                    raise KeyLoadError(f"cannot read {path}: {exc.strerror or exc}") from None
+            else:
+                raise KeyLoadError("must be a file name or an inline JWK Set table")
+            if not keys:
+                raise KeyLoadError("the JWK Set holds no signing key")
+            if any(k.kty == "oct" for k in keys):
+                raise KeyLoadError("a shared secret belongs in client_secret, not in jwks")
+            return keys
+        if "certificate" in table:
+            value = table["certificate"]
+            if not isinstance(value, str):
+                raise KeyLoadError("must be the file name of a PEM certificate or public key")
+            key = VerifyingKey.from_file(base / value)
+            # The key store signs with kid = the RFC 7638 thumbprint; register the same kid.
+            return [_rebuild(key, key.alg, key.kid or key.thumbprint())]
+    except KeyLoadError as exc:
+        name = "jwks" if "jwks" in table else "certificate"
+        raise ServerConfigError(source, f"{where}.{name}", str(exc)) from None
+    return []
+
+
+def parse_client(
+    table: Mapping[str, Any],
+    *,
+    index: int,
+    base: Path,
+    source: str,
+    environ: Mapping[str, str] | None = None,
+) -> Client:
+    """Build a :class:`Client` from one ``[[clients]]`` table, or raise ServerConfigError."""
+    env = os.environ if environ is None else environ
+    where = f"clients[{index}]"
+    unknown = sorted(set(table) - _CLIENT_KEYS)
+    if unknown:
+        raise ServerConfigError(
+            source,
+            f"{where}.{unknown[0]}",
+            "unknown key; known: " + ", ".join(sorted(_CLIENT_KEYS)),
+        )
+    client_id = table.get("client_id")
+    if not isinstance(client_id, str) or not client_id.strip():
+        raise ServerConfigError(source, f"{where}.client_id", "required, a non-empty string")
+    where = f"clients[{index}] ({client_id})"
+    method = table.get("token_endpoint_auth_method")
+    if method not in AUTH_METHODS:
+        raise ServerConfigError(
+            source,
+            f"{where}.token_endpoint_auth_method",
+            f"must be one of {', '.join(AUTH_METHODS)}",
+        )
+    grants = _strings(table.get("grant_types"), source, f"{where}.grant_types")
+    for grant in grants:
+        if grant not in GRANT_TYPES:
+            raise ServerConfigError(
+                source,
+                f"{where}.grant_types",
+                f"{grant!r} is not served; use {' or '.join(GRANT_TYPES)}",
+            )
+    scopes = _strings(table.get("scopes", []), source, f"{where}.scopes")
+    for scope in scopes:
+        if not _SCOPE_RE.match(scope):
+            raise ServerConfigError(
+                source, f"{where}.scopes", f"{scope!r} is not a scope token (RFC 6749 §3.3)"
+            )
+    subjects = _strings(table.get("subjects", []), source, f"{where}.subjects")
+    audiences = _strings(table.get("audiences", []), source, f"{where}.audiences")
+    keys = _load_keys(table, base, source, where)
+    secret = None
+    if "client_secret" in table:
+        secret = _resolve_secret(table["client_secret"], env, source, f"{where}.client_secret")
+    alg = table.get("token_endpoint_auth_signing_alg")
+    if alg is not None and not isinstance(alg, str):
+        raise ServerConfigError(source, f"{where}.token_endpoint_auth_signing_alg", "a string")
+    if alg is not None and keys:
+        try:
+            keys = [_rebuild(k, alg, k.kid) for k in keys]
+        except (KeyLoadError, ConfigurationError) as exc:
+            raise ServerConfigError(
+                source, f"{where}.token_endpoint_auth_signing_alg", str(exc)
+            ) from None
+    secret_alg = alg if alg in _HMAC_ALGS else "HS256"
+    hmac_key = None
+    needs_hmac = method == "client_secret_jwt" or (JWT_BEARER in grants and not keys)
+    if secret is not None and needs_hmac:
+        try:
+            hmac_key = VerifyingKey.from_secret(secret, secret_alg)
+            # VerifyingKey does not check secret length; the signing side does (RFC 7518 §3.2).
+            if len(secret.encode()) < int(secret_alg[2:]) // 8:
+                raise KeyLoadError(
+                    f"{secret_alg} needs a secret of at least {int(secret_alg[2:]) // 8} bytes "
+                    "(RFC 7518 §3.2)"
+                )
+        except (KeyLoadError, ConfigurationError) as exc:
+            raise ServerConfigError(source, f"{where}.client_secret", str(exc)) from None
+    if method == "private_key_jwt" and not keys:
+        raise ServerConfigError(
+            source,
+            where,
+            'private_key_jwt needs jwks = "file.jwks.json" or certificate = "file.pem"',
+        )
+    if method.startswith("client_secret") and secret is None:
+        raise ServerConfigError(source, where, f"{method} needs client_secret")
+    if method == "none" and CLIENT_CREDENTIALS in grants:
+        raise ServerConfigError(
+            source,
+            f"{where}.grant_types",
+            "client_credentials is for confidential clients only (RFC 6749 §4.4); give the "
+            "client an authentication method other than none",
+        )
+    if JWT_BEARER in grants and not keys and hmac_key is None:
+        raise ServerConfigError(
+            source, where, "the JWT bearer grant needs jwks or certificate to verify assertions"
+        )
+    return Client(
+        client_id=client_id,
+        token_endpoint_auth_method=method,
+        grant_types=grants,
+        scopes=scopes,
+        subjects=subjects,
+        audiences=audiences,
+        keys=tuple(keys),
+        client_secret=secret,
+        secret_alg=secret_alg,
+        hmac_key=hmac_key,
+    )
+
+
+def _rebuild(key: VerifyingKey, alg: str, kid: str | None) -> VerifyingKey:
+    return VerifyingKey(key._key, alg=alg, kid=kid, certificate=key.certificate)

@@ -1,0 +1,191 @@
+"""Checks on a JWT assertion, as a client assertion or as an authorization grant.
+
+RFC 7523 §3 lists the claim rules; RFC 8725 the header rules. Every failure raises
+:class:`Refusal` naming the check, and nothing here ever fetches a URL a token names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import JWSError
+from ..jws import unverified_header, verify_compact
+from ..keys import VerifyingKey
+from .replay import ReplayCache, ReplayCacheUnavailable
+
+__all__ = ["AssertionPolicy", "Refusal", "check_header", "validate_assertion"]
+
+# Headers that point at keys or certificates elsewhere: never fetched, never trusted, refused
+# (RFC 8725 §3.10, and CVE-2018-0114 for an embedded jwk).
+_KEY_HEADERS = ("jku", "x5u", "jwk", "x5c")
+# Headers of JWE or nested/unencoded forms that a signed assertion never needs.
+_OTHER_HEADERS = ("enc", "zip", "cty", "b64", "crit")
+# A typ naming another kind of JWT is refused (RFC 8725 §3.11): an access token (at+jwt) or a
+# logout token must not pass as an assertion.
+_GRANT_TYPS = frozenset({"jwt", "application/jwt"})
+_CLIENT_TYPS = _GRANT_TYPS | {"client-authentication+jwt", "application/client-authentication+jwt"}
+
+
+class Refusal(Exception):
+    """A request refused with an RFC 6749 §5.2 error code."""
+
+    def __init__(self, error: str, description: str, *, status: int = 400) -> None:
+        super().__init__(description)
+        self.error = error
+        self.description = description
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AssertionPolicy:
+    """The checks' settings (see the ``ServerConfig`` fields of the same names)."""
+
+    audiences: frozenset[str]
+    leeway: int
+    max_lifetime: int
+    max_size: int
+    require_jti: bool
+    allow_audience_array: bool
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def check_header(token: str, *, client_assertion: bool, max_size: int) -> dict[str, Any]:
+    """Check the JOSE header before any key is touched; return it (``invalid_*`` on failure)."""
+    code, status = ("invalid_client", 401) if client_assertion else ("invalid_grant", 400)
+    if len(token) > max_size:
+        raise Refusal(
+            "invalid_request", f"assertion is {len(token)} bytes, over the {max_size} byte cap"
+        )
+    try:
+        header = unverified_header(token, max_length=max_size)
+    except JWSError as exc:
+        raise Refusal(code, f"malformed assertion: {exc}", status=status) from None
+    alg = header.get("alg")
+    if not isinstance(alg, str) or alg.lower() == "none":
+        raise Refusal(code, "assertion alg must name a signature algorithm, not none",
+                      status=status)
+    for name in _KEY_HEADERS:
+        if name in header:
+            raise Refusal(
+                code,
+                f"assertion header {name!r} refused: keys come only from the client's "
+                "registration, never from the token (RFC 8725 §3.10)",
+                status=status,
+            )
+    for name in _OTHER_HEADERS:
+        if name in header:
+            raise Refusal(code, f"assertion header {name!r} is not supported", status=status)
+    typ = header.get("typ")
+    allowed = _CLIENT_TYPS if client_assertion else _GRANT_TYPS
+    if typ is not None and (not isinstance(typ, str) or typ.lower() not in allowed):
+        raise Refusal(
+            code,
+            f"assertion typ {_show(typ)} is not a JWT assertion (RFC 8725 §3.11); send typ JWT",
+            status=status,
+        )
+    return header
+
+
+def _number(claims: Mapping[str, Any], name: str, code: str, status: int) -> float | None:
+    value = claims.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise Refusal(
+            code,
+            f"{name} must be a NumericDate number of seconds (RFC 7519 §2), not {_show(value)}",
+            status=status,
+        )
+    return float(value)
+
+
+def validate_assertion(
+    token: str,
+    *,
+    client_id: str,
+    keys: Sequence[VerifyingKey],
+    policy: AssertionPolicy,
+    replay: ReplayCache,
+    now: float,
+    client_assertion: bool,
+) -> dict[str, Any]:
+    """Verify ``token`` for ``client_id`` and return its claims, or raise :class:`Refusal`.
+
+    The signature must verify with the client's registered keys and their algorithms only.
+    ``iss`` must be the client; ``sub`` present (and the client itself for a client assertion,
+    RFC 7523 §3 item 2.B); ``aud`` one of the server's identifiers; ``exp`` required and not
+    passed, at most ``max_lifetime`` ahead; ``nbf`` reached; ``iat`` neither in the future nor
+    older than ``max_lifetime``; ``jti`` used once. Times allow ``leeway`` seconds of skew.
+    """
+    code, status = ("invalid_client", 401) if client_assertion else ("invalid_grant", 400)
+    kind = "client assertion" if client_assertion else "assertion"
+    check_header(token, client_assertion=client_assertion, max_size=policy.max_size)
+    if not keys:
+        raise Refusal(code, f"client {client_id!r} has no key to verify a {kind}", status=status)
+    try:
+        verified = verify_compact(token, keys, max_length=policy.max_size)
+        claims = verified.claims()
+    except JWSError as exc:
+        raise Refusal(code, f"{kind} refused: {exc}", status=status) from None
+    iss = claims.get("iss")
+    if iss != client_id:
+        raise Refusal(code, f"{kind} iss {_show(iss)} is not the client {client_id!r}",
+                      status=status)
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not sub:
+        raise Refusal(code, f"{kind} has no sub (RFC 7523 §3 item 2)", status=status)
+    if client_assertion and sub != client_id:
+        raise Refusal(code, "client assertion sub must be the client_id (RFC 7523 §3 item 2.B)",
+                      status=status)
+    aud = claims.get("aud")
+    if isinstance(aud, list) and policy.allow_audience_array:
+        matches = any(isinstance(a, str) and a in policy.audiences for a in aud)
+    elif isinstance(aud, list):
+        raise Refusal(code, f"{kind} aud must be a single string, not an array "
+                      "(audience injection; set allow_audience_array to accept one)", status=status)
+    else:
+        matches = isinstance(aud, str) and aud in policy.audiences
+    if not matches:
+        expected = " or ".join(sorted(policy.audiences))
+        raise Refusal(code, f"{kind} audience {_show(aud)} is not {expected}", status=status)
+    leeway = policy.leeway
+    exp = _number(claims, "exp", code, status)
+    if exp is None:
+        raise Refusal(code, f"{kind} has no exp (RFC 7523 §3 item 4)", status=status)
+    if exp <= now - leeway:
+        raise Refusal(code, f"{kind} expired {int(now - exp)} s ago (exp {int(exp)})",
+                      status=status)
+    if exp - now > policy.max_lifetime + leeway:
+        raise Refusal(code, f"{kind} exp is {int(exp - now)} s ahead, over the "
+                      f"{policy.max_lifetime} s maximum lifetime", status=status)
+    nbf = _number(claims, "nbf", code, status)
+    if nbf is not None and nbf > now + leeway:
+        raise Refusal(code, f"{kind} is not valid yet (nbf {int(nbf - now)} s ahead)",
+                      status=status)
+    iat = _number(claims, "iat", code, status)
+    if iat is not None and iat > now + leeway:
+        raise Refusal(code, f"{kind} iat is {int(iat - now)} s in the future", status=status)
+    if iat is not None and now - iat > policy.max_lifetime + leeway:
+        raise Refusal(code, f"{kind} iat is {int(now - iat)} s old, over the "
+                      f"{policy.max_lifetime} s maximum lifetime", status=status)
+    jti = claims.get("jti")
+    if jti is None and policy.require_jti:
+        raise Refusal(code, f"{kind} has no jti; a unique jti is required to stop replay",
+                      status=status)
+    if jti is not None:
+        if not isinstance(jti, str) or not jti or len(jti) > 256:
+            raise Refusal(code, f"{kind} jti must be a string of 1 to 256 characters",
+                          status=status)
+        try:
+            fresh = replay.first_use(client_id, jti, expires_at=exp + leeway, now=now)
+        except ReplayCacheUnavailable as exc:
+            raise Refusal("temporarily_unavailable", str(exc), status=503) from None
+        if not fresh:
+            raise Refusal(code, f"{kind} jti was already used (replay refused)", status=status)
+    return claims

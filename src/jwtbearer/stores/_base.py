@@ -1,0 +1,216 @@
+"""What every token store shares: the store protocol, its errors, key hashing and sealing.
+
+Stores hold whole :class:`~jwtbearer.token.Token` values, so what they write is as secret as an
+access token. Shared stores therefore seal each entry with AES-GCM (NIST SP 800-38D) under a key
+that never lives beside the data, and bind the ciphertext to the entry's key (as associated
+data) so an entry copied under another key does not decrypt.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import logging
+import os
+import secrets
+from contextlib import AbstractContextManager, suppress
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from ..errors import ConfigurationError, JWTBearerError
+from ..token import Token
+
+__all__ = [
+    "StoreError",
+    "StoreLockTimeout",
+    "TokenStore",
+    "store_key",
+]
+
+log = logging.getLogger("jwtbearer.stores")
+
+#: Environment variable holding the cache encryption key (base64url of 16, 24 or 32 bytes).
+KEY_ENV = "JWTBEARER_CACHE_KEY"
+_KEY_FILE = "cache.key"
+_SEALED = b"jb1:"  # version tag: AES-GCM, 12-byte nonce, hashed entry key as associated data
+_PLAIN = b"jb0:"
+
+
+class StoreError(JWTBearerError):
+    """A shared token store could not be read, written or locked (server down, disk error).
+
+    :class:`~jwtbearer.caching.CachedSource` catches it, logs a warning and talks to the token
+    endpoint directly: a cache outage must not become an authentication outage.
+    """
+
+
+class StoreLockTimeout(StoreError):
+    """The refresh lock stayed taken longer than the store's ``lock_timeout``."""
+
+
+@runtime_checkable
+class TokenStore(Protocol):
+    """Where :class:`~jwtbearer.caching.CachedSource` keeps tokens between calls and processes.
+
+    ``key`` is an opaque string (a :func:`store_key` or a source's ``cache_key``); stores hash it
+    again before use, so even a careless key never reaches disk or the network as written.
+    ``shared`` says whether other processes see the store, in which case ``lock(key)`` is a
+    cross-process mutex held while one of them refreshes the token.
+    """
+
+    shared: bool
+
+    def get(self, key: str) -> Token | None:
+        """The stored token, or None when there is none (or it cannot be decrypted)."""
+        ...
+
+    def set(self, key: str, token: Token) -> None:
+        """Store ``token`` under ``key``, replacing any earlier one, atomically."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Forget the token under ``key``; no error when there is none."""
+        ...
+
+    def lock(self, key: str, *, wait: bool = True) -> AbstractContextManager[None]:
+        """A mutex over ``key``; entering raises :class:`StoreLockTimeout` when it stays taken
+        (at once when ``wait`` is False)."""
+        ...
+
+
+def store_key(
+    *,
+    token_endpoint: str,
+    client_id: str | None,
+    grant_type: str,
+    subject: str | None = None,
+    scope: str | None = None,
+    audience: str | None = None,
+) -> str:
+    """A store key for the token these parameters obtain: a SHA-256 hex digest.
+
+    It covers exactly what makes two tokens interchangeable (RFC 6749 §4.4, RFC 7523 §2.1:
+    endpoint, client, grant, subject, scope, audience) and nothing secret, so the same key is
+    derived on every host of a fleet and reveals nothing when listed.
+    """
+    material = json.dumps(
+        [token_endpoint, client_id, grant_type, subject, scope, audience], separators=(",", ":")
+    )
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+def hashed(key: str) -> str:
+    """The form in which a key is written: a digest, whatever the caller passed in."""
+    return hashlib.sha256(b"jwtbearer-store\0" + key.encode()).hexdigest()
+
+
+def _decode_key(value: str | bytes, origin: str) -> bytes:
+    if isinstance(value, bytes):
+        raw = value
+    else:
+        try:
+            raw = base64.urlsafe_b64decode(value.strip() + "=" * (-len(value.strip()) % 4))
+        except (binascii.Error, ValueError) as exc:
+            raise ConfigurationError(
+                f"{origin} is not base64url; create one with: python -c "
+                "\"import base64,os;print(base64.urlsafe_b64encode(os.urandom(32)).decode())\""
+            ) from exc
+    if len(raw) not in (16, 24, 32):
+        raise ConfigurationError(
+            f"{origin} must be 16, 24 or 32 bytes (AES-128/192/256), got {len(raw)} bytes"
+        )
+    return raw
+
+
+def _home() -> Path:
+    env = os.environ.get("JWTBEARER_HOME")
+    return Path(env) if env else Path.home() / ".config" / "jwtbearer"
+
+
+def _key_file_key() -> bytes:
+    """The machine's cache key, created once (mode 0600) under $JWTBEARER_HOME.
+
+    Several processes may start at once: each writes a complete candidate file and links it into
+    place (atomic, fails if the name exists), so every process ends up reading the same key.
+    """
+    home = _home()
+    path = home / _KEY_FILE
+    if not path.exists():
+        home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = home / f".{_KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(base64.urlsafe_b64encode(os.urandom(32)) + b"\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            with suppress(FileExistsError):
+                os.link(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+    return _decode_key(path.read_text(), f"the cache key file {path}")
+
+
+class Sealer:
+    """Seals and opens stored tokens: AES-GCM, or plain JSON when asked for explicitly."""
+
+    __slots__ = ("_aead",)
+
+    def __init__(self, encryption_key: str | bytes | None, plaintext: bool) -> None:
+        if plaintext and encryption_key is not None:
+            raise ConfigurationError("pass either encryption_key= or plaintext=True, not both")
+        if plaintext:
+            self._aead: AESGCM | None = None
+        elif encryption_key is not None:
+            self._aead = AESGCM(_decode_key(encryption_key, "encryption_key"))
+        elif os.environ.get(KEY_ENV):
+            self._aead = AESGCM(_decode_key(os.environ[KEY_ENV], f"${KEY_ENV}"))
+        else:
+            self._aead = AESGCM(_key_file_key())
+
+    @property
+    def encrypts(self) -> bool:
+        """False only for a store created with ``plaintext=True``."""
+        return self._aead is not None
+
+    def seal(self, hkey: str, token: Token) -> bytes:
+        """Serialise ``token`` for storage under the hashed key ``hkey``."""
+        data = json.dumps(token.to_dict(), separators=(",", ":")).encode()
+        if self._aead is None:
+            return _PLAIN + data
+        nonce = os.urandom(12)
+        return _SEALED + nonce + self._aead.encrypt(nonce, data, hkey.encode())
+
+    def open(self, hkey: str, blob: bytes, where: str) -> Token | None:
+        """The token in ``blob``, or None (with a warning) when it cannot be read.
+
+        An entry sealed under another key, or written in plaintext by a store that should
+        encrypt, counts as a cache miss: the token endpoint stays the source of truth and the
+        next refresh overwrites the entry. Refusing plaintext here stops a downgrade.
+        """
+        try:
+            if blob.startswith(_SEALED) and self._aead is not None:
+                nonce, sealed = blob[4:16], blob[16:]
+                return Token.from_dict(json.loads(self._aead.decrypt(nonce, sealed, hkey.encode())))
+            if blob.startswith(_PLAIN) and self._aead is None:
+                return Token.from_dict(json.loads(blob[4:]))
+        except InvalidTag:
+            log.warning(
+                "a cached token in %s does not decrypt with this encryption key (was the key "
+                "changed?); treating it as a cache miss", where,
+            )
+            return None
+        except (ValueError, KeyError, TypeError):
+            log.warning("a cached token in %s is unreadable; treating it as a cache miss", where)
+            return None
+        mode = "plaintext" if blob.startswith(_PLAIN) else "encrypted"
+        log.warning(
+            "a cached token in %s is %s but this store is configured otherwise; treating it as "
+            "a cache miss", where, mode,
+        )
+        return None

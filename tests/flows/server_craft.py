@@ -1,0 +1,53 @@
+"""Hand-made compact JWS values, including malformed and hostile ones, for the server tests.
+
+Built from raw base64url and ``SigningKey.sign`` so that anything can be produced: alg none,
+algorithm confusion, headers the server must refuse, duplicate JSON members, non-UTF-8 bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from jwtbearer.jws import b64url_encode
+from jwtbearer.keys import SigningKey
+
+
+def segment(value: Mapping[str, Any] | bytes | str) -> str:
+    """base64url of a JSON object, or of the exact bytes/text given."""
+    if isinstance(value, Mapping):
+        raw = json.dumps(value, separators=(",", ":")).encode()
+    elif isinstance(value, str):
+        raw = value.encode()
+    else:
+        raw = value
+    return b64url_encode(raw)
+
+
+def compact(header: Mapping[str, Any] | bytes | str, payload: Mapping[str, Any] | bytes | str,
+            key: SigningKey | None) -> str:
+    """``header.payload.signature``; no key gives an empty signature (as alg none does)."""
+    signing_input = f"{segment(header)}.{segment(payload)}"
+    signature = b64url_encode(key.sign(signing_input.encode())) if key is not None else ""
+    return f"{signing_input}.{signature}"
+
+
+def signed(payload: Mapping[str, Any] | bytes | str, key: SigningKey,
+           **header: Any) -> str:
+    """A JWS with header ``{"alg": key.alg, "typ": "JWT", **header}``."""
+    full: dict[str, Any] = {"alg": key.alg, "typ": "JWT"}
+    full.update(header)
+    full = {k: v for k, v in full.items() if v is not None}
+    return compact(full, payload, key)
+
+
+def hmac_signed(payload: Mapping[str, Any], secret: bytes, alg: str = "HS256") -> str:
+    """An HMAC JWS made with raw ``hmac`` (the library refuses a PEM as a secret, as it should)."""
+    import hashlib
+    import hmac
+
+    signing_input = f"{segment({'alg': alg, 'typ': 'JWT'})}.{segment(payload)}"
+    digest = getattr(hashlib, "sha" + alg[2:])
+    mac = hmac.new(secret, signing_input.encode(), digest).digest()
+    return f"{signing_input}.{b64url_encode(mac)}"
