@@ -67,12 +67,17 @@ CLIENT_AUTH_METHODS = (
     "private_key_jwt",
 )
 _NEEDS_SECRET = ("client_secret_basic", "client_secret_post", "client_secret_jwt")
+_COMMAND_LINE = "command line"
 _KEY_SUFFIXES = (".pem", ".key", ".p12", ".pfx", ".json", ".jwk")
 
 
 def _home() -> Path:
     env = os.environ.get("JWTBEARER_HOME")
     return Path(env) if env else Path.home() / ".config" / "jwtbearer"
+
+
+def _where(origin: str, name: str) -> str:
+    return origin if origin == _COMMAND_LINE else f"{origin}: [profiles.{name}]"
 
 
 def profiles_path() -> Path:
@@ -89,7 +94,7 @@ class Profile:
 
     name: str
     origin: str
-    """Where the profile came from (the file path, or ``<command line>``)."""
+    """Where the profile came from (the file path, or ``command line``)."""
     token_url: str
     grant: str = "jwt-bearer"
     client_id: str | None = None
@@ -116,11 +121,11 @@ class Profile:
         name: str,
         table: Mapping[str, Any],
         *,
-        origin: str = "<command line>",
+        origin: str = _COMMAND_LINE,
         base_dir: Path | None = None,
     ) -> Profile:
         """Check a profile table and build the Profile; errors name origin, profile and key."""
-        where = origin if origin == "command line" else f"{origin}: [profiles.{name}]"
+        where = _where(origin, name)
         known = {f.name for f in fields(cls)} - {"name", "origin", "base_dir"}
         unknown = sorted(set(table) - known)
         if unknown:
@@ -162,7 +167,7 @@ class Profile:
     @property
     def where(self) -> str:
         """``origin: [profiles.NAME]``, for messages."""
-        return f"{self.origin}: [profiles.{self.name}]"
+        return _where(self.origin, self.name)
 
     def _path(self, value: str) -> Path:
         path = Path(value).expanduser()

@@ -291,11 +291,13 @@ def _error_from(
 ) -> TokenEndpointError:
     error = _opt_text(data, "error")
     cls = error_class_for(status, error)
+    # Servers echo what they refused (an assertion, a secret) into these fields.
+    description, uri = _opt_text(data, "error_description"), _opt_text(data, "error_uri")
     return cls(
         status,
-        error=error,
-        error_description=_opt_text(data, "error_description"),
-        error_uri=_opt_text(data, "error_uri"),
+        error=None if error is None else redact(error),
+        error_description=None if description is None else redact(description),
+        error_uri=None if uri is None else redact(uri),
         body=_text(body),
         retry_after=retry_after,
     )

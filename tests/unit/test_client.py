@@ -172,7 +172,7 @@ def test_redirects_are_not_followed_even_by_a_following_client(mode: str) -> Non
     def redirect(request: httpx.Request) -> httpx.Response:
         return httpx.Response(307, headers={"Location": "https://elsewhere.example.org/token"})
 
-    with pytest.raises(jb.UnexpectedRedirect, match="elsewhere.example.org"):
+    with pytest.raises(jb.UnexpectedRedirect, match=r"elsewhere\.example\.org"):
         run(mode, redirect, lambda c: c.client_credentials(), follow_redirects=True)
 
 

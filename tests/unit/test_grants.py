@@ -19,7 +19,8 @@ def test_jwt_bearer_signs_the_template_afresh_on_every_form(key: jb.SigningKey) 
     grant = jb.JWTBearer(jb.JWT(iss="client", sub="alice@example.com"), key)
     first = grant.form(ENDPOINT, now=NOW)
     second = grant.form(ENDPOINT, now=NOW + 10)
-    assert first["grant_type"] == jb.JWT_BEARER_GRANT == "urn:ietf:params:oauth:grant-type:jwt-bearer"
+    assert jb.JWT_BEARER_GRANT == "urn:ietf:params:oauth:grant-type:jwt-bearer"
+    assert first["grant_type"] == jb.JWT_BEARER_GRANT
     assert first["assertion"] != second["assertion"]
     one = jb.verify_compact(first["assertion"], key.verifying_key()).claims()
     two = jb.verify_compact(second["assertion"], key.verifying_key()).claims()

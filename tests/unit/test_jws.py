@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hmac
 import json
 import string
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 from joserfc import jws as jose_jws
 from joserfc.jwk import ECKey, OctKey, OKPKey, RSAKey
 
-from jwtbearer import ConfigurationError, JWSError, SigningKey, VerifyingKey
+from jwtbearer import ConfigurationError, JWSError, KeyLoadError, SigningKey, VerifyingKey
 from jwtbearer.jws import (
     MAX_TOKEN_LENGTH,
     VerifiedJWS,
@@ -103,6 +104,8 @@ def test_round_trip(keys: dict[str, SigningKey], alg: str) -> None:
     assert verify_compact(token, key).claims() == CLAIMS  # a SigningKey verifies too
 
 
+# joserfc warns that RFC 9864 deprecates the name "EdDSA"; the check still runs.
+@pytest.mark.filterwarnings("ignore:EdDSA is deprecated")
 @pytest.mark.parametrize("alg", ALGS)
 def test_our_tokens_verify_in_pyjwt_and_joserfc(keys: dict[str, SigningKey], alg: str) -> None:
     key = keys[alg]
@@ -116,6 +119,8 @@ def test_our_tokens_verify_in_pyjwt_and_joserfc(keys: dict[str, SigningKey], alg
     assert json.loads(jose.payload) == CLAIMS
 
 
+# joserfc warns that RFC 9864 deprecates the name "EdDSA"; the check still runs.
+@pytest.mark.filterwarnings("ignore:EdDSA is deprecated")
 @pytest.mark.parametrize("alg", ALGS)
 def test_their_tokens_verify_in_ours(keys: dict[str, SigningKey], alg: str) -> None:
     key = keys[alg]
@@ -189,7 +194,7 @@ def test_alg_none_is_never_accepted(
 @pytest.mark.parametrize("alg", ALGS)
 def test_any_other_alg_is_rejected(keys: dict[str, SigningKey], alg: str) -> None:
     token = sign_compact(CLAIMS, keys[alg])
-    for other, key in keys.items():
+    for key in keys.values():
         if key.verifying_key().alg != alg:
             with pytest.raises(JWSError):
                 verify_compact(token, key.verifying_key())
@@ -211,9 +216,9 @@ def test_hs256_signed_with_the_rsa_public_key_is_rejected(
         verify_compact(forged, VerifyingKey(public))
     with pytest.raises(JWSError):
         verify_compact(forged, VerifyingKey.from_pem(pem))
-    with pytest.raises(Exception, match="PEM key|cannot sign or verify HS256"):
+    with pytest.raises(KeyLoadError, match="cannot sign or verify HS256"):
         VerifyingKey.from_pem(pem, alg="HS256")
-    with pytest.raises(Exception, match="PEM key"):
+    with pytest.raises(KeyLoadError, match="PEM key"):
         VerifyingKey.from_secret(pem)
 
 
@@ -221,11 +226,8 @@ def test_hs256_signed_with_the_rsa_public_key_is_rejected(
                                    {"b64": False}])
 def test_crit_and_b64_are_rejected(keys: dict[str, SigningKey], extra: dict[str, Any]) -> None:
     key = keys["HS256"]
-    token = sign_with_header(json.dumps({"alg": "HS256", **extra}), b"{}", key) if (
-        "crit" not in extra and "b64" not in extra
-    ) else _forge(key, {"alg": "HS256", **extra})
-    with pytest.raises(JWSError, match="crit|b64"):
-        verify_compact(token, key)
+    with pytest.raises(JWSError, match=r"crit|b64"):
+        verify_compact(_forge(key, {"alg": "HS256", **extra}), key)
 
 
 def _forge(key: SigningKey, header: dict[str, Any], payload: bytes = b"{}") -> str:
@@ -309,10 +311,9 @@ def test_non_canonical_signature_and_payload(keys: dict[str, SigningKey]) -> Non
     key = keys["HS256"]
     head, body, sig = _good(keys).split(".")
     assert len(sig) % 4 == 3  # 32 bytes: the last character carries 2 unused bits
-    bumped = sig[:-1] + string.ascii_uppercase[string.ascii_uppercase.index(sig[-1]) + 1] if (
-        sig[-1] in string.ascii_uppercase[:-1]
-    ) else sig[:-1] + "B"
-    assert b64url_decode.__doc__
+    alphabet = string.ascii_uppercase + string.ascii_lowercase + string.digits + "-_"
+    bumped = sig[:-1] + alphabet[alphabet.index(sig[-1]) ^ 1]  # sets an unused low bit
+    assert b64url_decode(bumped[:-1] + sig[-1]) == b64url_decode(sig)
     with pytest.raises(JWSError, match="canonical"):
         verify_compact(f"{head}.{body}.{bumped}", key)
     odd = _forge(key, {"alg": "HS256"}, b"\x00")  # payload "AA"
@@ -351,10 +352,9 @@ def test_malformed_headers(keys: dict[str, SigningKey], header: bytes, message: 
     token = f"{_b64(header)}.{_b64(b'{}')}.{_b64(b'sig')}"
     with pytest.raises(JWSError, match=message):
         verify_compact(token, keys["HS256"])
-    with pytest.raises(JWSError):
-        if message in ("no 'alg'",):
-            raise JWSError("the unverified header does not check alg")
-        unverified_header(token)
+    if message != "no 'alg'":  # the unverified view does not judge alg
+        with pytest.raises(JWSError):
+            unverified_header(token)
 
 
 def test_oversized_token(keys: dict[str, SigningKey]) -> None:
@@ -449,10 +449,8 @@ _headers = st.one_of(
 
 
 def _only_jws_error(call: Any, *args: Any) -> None:
-    try:
+    with contextlib.suppress(JWSError):
         call(*args)
-    except JWSError:
-        pass
 
 
 @settings(max_examples=300, deadline=None)

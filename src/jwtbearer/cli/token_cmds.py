@@ -73,8 +73,7 @@ def _flags_profile(
     if auth is not None:
         table["client_auth"] = _AUTH_NAMES[auth]
     with handled():
-        return Profile.from_mapping("(flags)", table, origin="command line",
-                                    base_dir=Path.cwd())
+        return Profile.from_mapping("flags", table, base_dir=Path.cwd())
     raise AssertionError("unreachable")  # pragma: no cover
 
 
