@@ -16,7 +16,7 @@ from typing import Protocol, runtime_checkable
 
 from .assertion import JWS, JWT
 from .client_auth import AUTH_FIELDS
-from .errors import ConfigurationError, JWSError
+from .errors import ConfigurationError, JWSError, redact
 from .jws import b64url_encode, sign_compact, unverified_claims
 from .keys import SigningKey, default_key_store
 
@@ -91,7 +91,7 @@ def _audience_text(aud: object) -> str | None:
     return str(aud)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class JWTBearer:
     """The JWT bearer grant (RFC 7523 §2.1): ``grant_type=...jwt-bearer&assertion=<JWT>``.
 
@@ -160,6 +160,11 @@ class JWTBearer:
         if self.scope:
             fields["scope"] = self.scope
         return fields
+
+    def __repr__(self) -> str:
+        # A ready-made assertion is a bearer credential: show its claims, not its signature.
+        shown = redact(self.assertion) if isinstance(self.assertion, str) else repr(self.assertion)
+        return f"JWTBearer({shown}, key={self.key!r}, scope={self.scope!r})"
 
     def cache_identity(self) -> Identity:
         """Grant type, issuer, subject, audience and scope of the assertion."""

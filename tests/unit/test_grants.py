@@ -52,6 +52,8 @@ def test_jwt_bearer_with_a_ready_made_assertion_sends_it_as_is(key: jb.SigningKe
     assert grant.form(ENDPOINT, now=NOW)["assertion"] == ready
     assert grant.form(ENDPOINT, now=NOW + 5)["assertion"] == ready
     assert grant.cache_identity()["subject"] == "s"
+    signature = ready.rsplit(".", 1)[1]
+    assert signature not in repr(grant) and "<signature removed>" in repr(grant)
     with pytest.raises(jb.ConfigurationError, match="as is"):
         jb.JWTBearer(ready, key)
     with pytest.raises(jb.ConfigurationError, match="compact JWS"):

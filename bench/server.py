@@ -1,0 +1,391 @@
+"""Token endpoint throughput: the reference server against its no-crypto ceiling and two peers.
+
+Load comes from a second process on loopback: ``wrk -t1 -c8`` for a fixed time per run, POST
+bodies rotated by a Lua script. Every server runs one process, no access log:
+
+- ours, JWT bearer with an RS256 assertion (distinct pre-signed assertions, so the jti replay
+  cache accepts each), against the same Starlette app with validation and signing removed
+  (form parsed, a fixed answer of the same size: the ceiling);
+- ours, client_credentials with client_secret_basic, against oidc-provider (npm, Node.js) and a
+  minimal Authlib AuthorizationServer on Flask (RFC 9068 JWT access tokens, like ours).
+
+Runs are interleaved over ``ROUNDS`` rounds and the median round is reported. Bounded: about
+90 s in all. ``python bench/server.py`` runs it and writes the ``server`` section of
+bench/RESULTS.md; ``--serve NAME --port P --dir D`` is how it starts each Python server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+ROUNDS = 3
+DURATION = 4  # seconds of load per run
+WARMUP = 1
+CONNECTIONS = 8
+SECRET = "bench-secret-0123456789abcdef"
+JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+NODE_DIR = Path(__file__).resolve().parent / "node"
+
+WRK_SCRIPT = r"""
+local bodies = {}
+local i = 0
+local auth = nil
+function init(args)
+  local f = assert(io.open(args[1], "r"))
+  for line in f:lines() do bodies[#bodies + 1] = line end
+  f:close()
+  if args[2] ~= nil and args[2] ~= "" then auth = args[2] end
+end
+function request()
+  i = i % #bodies + 1
+  local headers = {["Content-Type"] = "application/x-www-form-urlencoded"}
+  if auth then headers["Authorization"] = auth end
+  return wrk.format("POST", "/token", headers, bodies[i])
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'RESULT {"requests":%d,"duration_us":%d,"non2xx":%d,"errors":%d,"p50_us":%d,"p99_us":%d}\n',
+    summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+# -- the servers ------------------------------------------------------------------------------
+
+def config_text(port: int) -> str:
+    return f"""
+issuer = "http://127.0.0.1:{port}"
+state_dir = "state"
+max_assertion_lifetime = 3600
+[[clients]]
+client_id = "svc"
+token_endpoint_auth_method = "none"
+certificate = "keys/svc.crt.pem"
+grant_types = ["{JWT_BEARER}"]
+scopes = ["api"]
+subjects = ["alice@example.com"]
+[[clients]]
+client_id = "bench"
+token_endpoint_auth_method = "client_secret_basic"
+client_secret = "{SECRET}"
+grant_types = ["client_credentials"]
+scopes = ["api"]
+"""
+
+
+class CeilingEndpoint:
+    """The same app with validation and signing removed: parse the form, answer a fixed token."""
+
+    def __init__(self, answer_size: int) -> None:
+        from jwtbearer.server.core import Response
+
+        self._response = Response(
+            status=200,
+            body={"access_token": "x" * answer_size, "token_type": "Bearer", "expires_in": 3600,
+                  "scope": "api"},
+            headers=(("cache-control", "no-store"), ("pragma", "no-cache")))
+        self._error = Response(status=400, body={"error": "invalid_request"})
+
+    def token(self, body: bytes, headers: Any) -> Any:
+        from urllib.parse import parse_qsl
+
+        form = dict(parse_qsl(body.decode("ascii"), keep_blank_values=True))
+        return self._response if "grant_type" in form else self._error
+
+    def jwks(self) -> Any:
+        return self._error
+
+    def metadata(self) -> Any:
+        return self._error
+
+
+def authlib_app(port: int) -> Any:
+    import hmac
+
+    from authlib.integrations.flask_oauth2 import AuthorizationServer
+    from authlib.oauth2.rfc6749 import ClientMixin, grants
+    from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
+    from flask import Flask
+    from joserfc.jwk import ECKey, KeySet
+
+    # joserfc (under Authlib) refuses EdDSA as "not recommended"; ES256 costs about the same.
+    keyset = KeySet([ECKey.generate_key("P-256")])
+
+    class Client(ClientMixin):  # type: ignore[misc]
+        client_id = "bench"
+
+        def get_client_id(self) -> str:
+            return self.client_id
+
+        def get_default_redirect_uri(self) -> None:
+            return None
+
+        def get_allowed_scope(self, scope: str) -> str:
+            return " ".join(s for s in (scope or "").split() if s == "api")
+
+        def check_redirect_uri(self, redirect_uri: str) -> bool:
+            return False
+
+        def check_client_secret(self, client_secret: str) -> bool:
+            return hmac.compare_digest(client_secret.encode(), SECRET.encode())
+
+        def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+            return method == "client_secret_basic"
+
+        def check_response_type(self, response_type: str) -> bool:
+            return False
+
+        def check_grant_type(self, grant_type: str) -> bool:
+            return grant_type == "client_credentials"
+
+    class Generator(JWTBearerTokenGenerator):  # type: ignore[misc]
+        def get_jwks(self) -> Any:
+            return keyset
+
+    client = Client()
+    app = Flask("authlib-bench")
+    server = AuthorizationServer(app, query_client=lambda cid: client if cid == "bench" else None,
+                                 save_token=lambda token, request: None)
+    server.register_grant(grants.ClientCredentialsGrant)
+    server.register_token_generator(
+        "client_credentials", Generator(issuer=f"http://127.0.0.1:{port}", alg="ES256"))
+
+    @app.post("/token")
+    def token() -> Any:
+        return server.create_token_response()
+
+    return app
+
+
+def serve(name: str, port: int, workdir: Path) -> None:
+    """Run one Python server in this process (called as a subprocess by the bench)."""
+    import uvicorn
+
+    if name == "authlib":
+        from werkzeug.serving import run_simple
+
+        run_simple("127.0.0.1", port, authlib_app(port), threaded=True)
+        return
+    from jwtbearer.server.app import app_for, create_app
+    from jwtbearer.server.config import load_config
+    from jwtbearer.server.core import TokenEndpoint
+
+    endpoint = TokenEndpoint(load_config(workdir / "server.toml"))
+    if name == "ours":
+        app = app_for(endpoint)
+    else:
+        # Answer a token of the size ours issues: sign one sample once, at start.
+        basic = "Basic " + base64.b64encode(f"bench:{SECRET}".encode()).decode()
+        sample = endpoint.token(b"grant_type=client_credentials&scope=api", {
+            "content-type": "application/x-www-form-urlencoded", "authorization": basic})
+        app = create_app(CeilingEndpoint(answer_size=len(sample.body["access_token"])))
+    uvicorn.run(app, host="127.0.0.1", port=port, workers=1, access_log=False,
+                log_level="warning")
+
+
+# -- the harness --------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_ready(port: int, proc: subprocess.Popen[bytes], limit: float = 30.0) -> None:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server on {port} exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"server on {port} did not start in {limit} s")
+
+
+def wrk(port: int, bodies: Path, auth: str, duration: int, script: Path) -> dict[str, Any]:
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{duration}s", "--timeout", "5s", "-s", str(script),
+         f"http://127.0.0.1:{port}/token", "--", str(bodies), auth],
+        capture_output=True, text=True, timeout=duration + 30, check=True).stdout
+    line = next(x for x in out.splitlines() if x.startswith("RESULT "))
+    result: dict[str, Any] = json.loads(line[len("RESULT "):])
+    result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
+    return result
+
+
+def make_assertions(workdir: Path, port: int, count: int, tag: str) -> Path:
+    from urllib.parse import urlencode
+
+    from jwtbearer.assertion import make_assertion
+    from jwtbearer.keys import KeyStore
+
+    key = KeyStore(workdir / "keys").get("svc")
+    now = time.time()
+    path = workdir / f"bearer-{tag}.txt"
+    with path.open("w") as fh:
+        for _ in range(count):
+            assertion = make_assertion(key=key, iss="svc", sub="alice@example.com",
+                                       aud=f"http://127.0.0.1:{port}", now=now, lifetime=900)
+            fh.write(urlencode({"grant_type": JWT_BEARER, "assertion": assertion}) + "\n")
+    return path
+
+
+def start(cmd: list[str], cwd: Path | None = None) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def main() -> None:
+    from _results import write_section
+    from jwtbearer.keys import KeyStore
+
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is needed: apt-get install wrk")
+    if not (NODE_DIR / "node_modules" / "oidc-provider").exists():
+        subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--silent"], cwd=NODE_DIR,
+                       check=True, timeout=300)
+    workdir = Path(tempfile.mkdtemp(prefix="jwtbearer-bench-"))
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    try:
+        KeyStore(workdir / "keys").create("svc")
+        ports = {name: free_port() for name in ("ours", "ceiling", "oidc", "authlib")}
+        # The ceiling shares the config file (its issuer names ours' port; it never checks it).
+        (workdir / "server.toml").write_text(config_text(ports["ours"]))
+        script = workdir / "bodies.lua"
+        script.write_text(WRK_SCRIPT)
+        me = [sys.executable, str(Path(__file__).resolve())]
+        for name in ("ours", "ceiling", "authlib"):
+            procs[name] = start([*me, "--serve", name, "--port", str(ports[name]),
+                                 "--dir", str(workdir)])
+        procs["oidc"] = start(["node", "server.js", str(ports["oidc"]), SECRET], cwd=NODE_DIR)
+        for name, port in ports.items():
+            wait_ready(port, procs[name])
+
+        import httpx
+
+        basic = "Basic " + base64.b64encode(f"bench:{SECRET}".encode()).decode()
+        cc = workdir / "cc.txt"
+        cc.write_text("grant_type=client_credentials&scope=api\n")
+        sample = httpx.post(f"http://127.0.0.1:{ports['ours']}/token", content=cc.read_text()
+                            .strip(), headers={"content-type": "application/x-www-form-urlencoded",
+                                               "authorization": basic})
+        assert sample.status_code == 200, sample.text
+        for name in ("ceiling", "oidc", "authlib"):
+            check = httpx.post(f"http://127.0.0.1:{ports[name]}/token",
+                               content="grant_type=client_credentials&scope=api",
+                               headers={"content-type": "application/x-www-form-urlencoded",
+                                        "authorization": basic})
+            assert check.status_code == 200, (name, check.text)
+
+        # Enough distinct assertions for a run at up to ~2,500 requests/s.
+        per_run = 2500 * (DURATION + WARMUP)
+        runs: dict[str, list[dict[str, Any]]] = {k: [] for k in (
+            "bearer", "bearer_ceiling", "cc", "cc_oidc", "cc_authlib")}
+        for round_ in range(ROUNDS):
+            bodies = make_assertions(workdir, ports["ours"], per_run, str(round_))
+            plan = [("bearer_ceiling", ports["ceiling"], bodies, ""),
+                    ("cc", ports["ours"], cc, basic),
+                    ("bearer", ports["ours"], bodies, ""),
+                    ("cc_oidc", ports["oidc"], cc, basic),
+                    ("cc_authlib", ports["authlib"], cc, basic)]
+            for name, port, body_file, auth in plan:
+                if name == "bearer":  # warmed by the cc run just before; assertions are one-shot
+                    runs[name].append(wrk(port, body_file, auth, DURATION, script))
+                    continue
+                wrk(port, body_file, auth, WARMUP, script)
+                runs[name].append(wrk(port, body_file, auth, DURATION, script))
+        write_section("server", report(runs))
+    finally:
+        for proc in procs.values():
+            proc.terminate()
+        for proc in procs.values():
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def median_run(results: list[dict[str, Any]]) -> dict[str, Any]:
+    ordered = sorted(results, key=lambda r: r["rps"])
+    return ordered[len(ordered) // 2]
+
+
+def report(runs: dict[str, list[dict[str, Any]]]) -> str:
+    from _results import machine
+
+    m = {name: median_run(results) for name, results in runs.items()}
+    rows = [
+        ("bearer", "ours: JWT bearer, RS256 assertion, EdDSA access token"),
+        ("bearer_ceiling", "ours, validation and signing removed (ceiling)"),
+        ("cc", "ours: client_credentials, client_secret_basic"),
+        ("cc_oidc", "oidc-provider 9 (Node.js " + node_version() + ")"),
+        ("cc_authlib", "Authlib " + authlib_version() + " on Flask (ES256 JWT), werkzeug threaded server"),
+    ]
+    lines = [
+        f"Token issuances over loopback, `wrk -t1 -c{CONNECTIONS}`, {DURATION} s per run after "
+        f"{WARMUP} s warm-up, median of {ROUNDS} interleaved rounds. {machine()}; 2 cores shared "
+        "by the server, wrk and whatever else the machine runs. Python servers: one process, no "
+        "access log; ours and the ceiling under uvicorn (h11, asyncio).",
+        "",
+        "| server | requests/s | p50 ms | p99 ms | non-2xx | per-round requests/s |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for key, label in rows:
+        r = m[key]
+        each = ", ".join(f"{x['rps']:,.0f}" for x in runs[key])
+        lines.append(f"| {label} | {r['rps']:,.0f} | {r['p50_us'] / 1000:.2f} | "
+                     f"{r['p99_us'] / 1000:.2f} | {r['non2xx'] + r['errors']} | {each} |")
+    ceiling = m["bearer"]["rps"] / m["bearer_ceiling"]["rps"]
+    oidc = m["cc"]["rps"] / m["cc_oidc"]["rps"]
+    authlib = m["cc"]["rps"] / m["cc_authlib"]["rps"]
+    lines += [
+        "",
+        "| ratio | measured | target |",
+        "|---|---:|---:|",
+        f"| JWT bearer / no-crypto ceiling | {ceiling:.2f}x | ≥ 0.55x |",
+        f"| client_credentials: ours / oidc-provider | {oidc:.2f}x | ≥ 2x |",
+        f"| client_credentials: ours / Authlib | {authlib:.2f}x | (reported) |",
+    ]
+    return "\n".join(lines)
+
+
+def node_version() -> str:
+    try:
+        return subprocess.run(["node", "--version"], capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+    except OSError:
+        return "?"
+
+
+def authlib_version() -> str:
+    import authlib
+
+    return str(authlib.__version__)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--serve", choices=["ours", "ceiling", "authlib"])
+    parser.add_argument("--port", type=int)
+    parser.add_argument("--dir", type=Path)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve, args.port, args.dir)
+    else:
+        main()
