@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -250,7 +251,14 @@ def start(cmd: list[str], cwd: Path | None = None) -> subprocess.Popen[bytes]:
     return subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def main() -> None:
+def http_stack(python: str) -> str:
+    code = ("import importlib.util as u; print(','.join(m for m in ('httptools', 'uvloop') "
+            "if u.find_spec(m)) or 'h11,asyncio')")
+    return subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=30,
+                          check=True).stdout.strip().replace(",", " + ")
+
+
+def main(alt_python: str | None) -> None:
     from _results import write_section
     from jwtbearer.keys import KeyStore
 
@@ -263,7 +271,8 @@ def main() -> None:
     procs: dict[str, subprocess.Popen[bytes]] = {}
     try:
         KeyStore(workdir / "keys").create("svc")
-        ports = {name: free_port() for name in ("ours", "ceiling", "oidc", "authlib")}
+        names = ["ours", "ceiling", "oidc", "authlib"] + (["alt"] if alt_python else [])
+        ports = {name: free_port() for name in names}
         # The ceiling shares the config file (its issuer names ours' port; it never checks it).
         (workdir / "server.toml").write_text(config_text(ports["ours"]))
         script = workdir / "bodies.lua"
@@ -273,6 +282,15 @@ def main() -> None:
             procs[name] = start([*me, "--serve", name, "--port", str(ports[name]),
                                  "--dir", str(workdir)])
         procs["oidc"] = start(["node", "server.js", str(ports["oidc"]), SECRET], cwd=NODE_DIR)
+        if alt_python:
+            # The same server under another interpreter (e.g. one with uvicorn[standard]); the
+            # source tree goes on its path, so nothing needs installing there but the stack.
+            src = str(Path(__file__).resolve().parents[1] / "src")
+            procs["alt"] = subprocess.Popen(
+                [alt_python, str(Path(__file__).resolve()), "--serve", "ours", "--port",
+                 str(ports["alt"]), "--dir", str(workdir)],
+                env={**os.environ, "PYTHONPATH": src}, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL)
         for name, port in ports.items():
             wait_ready(port, procs[name])
 
@@ -296,6 +314,8 @@ def main() -> None:
         per_run = 2500 * (DURATION + WARMUP)
         runs: dict[str, list[dict[str, Any]]] = {k: [] for k in (
             "bearer", "bearer_ceiling", "cc", "cc_oidc", "cc_authlib")}
+        if alt_python:
+            runs.update({"alt_cc": [], "alt_bearer": []})
         for round_ in range(ROUNDS):
             bodies = make_assertions(workdir, ports["ours"], per_run, str(round_))
             plan = [("bearer_ceiling", ports["ceiling"], bodies, ""),
@@ -303,13 +323,18 @@ def main() -> None:
                     ("bearer", ports["ours"], bodies, ""),
                     ("cc_oidc", ports["oidc"], cc, basic),
                     ("cc_authlib", ports["authlib"], cc, basic)]
+            if alt_python:  # its own replay cache: the same assertions are new to it
+                plan += [("alt_cc", ports["alt"], cc, basic),
+                         ("alt_bearer", ports["alt"], bodies, "")]
             for name, port, body_file, auth in plan:
-                if name == "bearer":  # warmed by the cc run just before; assertions are one-shot
+                # Warmed by the cc run just before; assertions are one-shot, so no warm-up.
+                if name in ("bearer", "alt_bearer"):
                     runs[name].append(wrk(port, body_file, auth, DURATION, script))
                     continue
                 wrk(port, body_file, auth, WARMUP, script)
                 runs[name].append(wrk(port, body_file, auth, DURATION, script))
-        write_section("server", report(runs))
+        write_section("server", report(runs, http_stack(sys.executable),
+                                       http_stack(alt_python) if alt_python else None))
     finally:
         for proc in procs.values():
             proc.terminate()
@@ -326,7 +351,7 @@ def median_run(results: list[dict[str, Any]]) -> dict[str, Any]:
     return ordered[len(ordered) // 2]
 
 
-def report(runs: dict[str, list[dict[str, Any]]]) -> str:
+def report(runs: dict[str, list[dict[str, Any]]], stack: str, alt_stack: str | None) -> str:
     from _results import machine
 
     m = {name: median_run(results) for name, results in runs.items()}
@@ -335,13 +360,17 @@ def report(runs: dict[str, list[dict[str, Any]]]) -> str:
         ("bearer_ceiling", "ours, validation and signing removed (ceiling)"),
         ("cc", "ours: client_credentials, client_secret_basic"),
         ("cc_oidc", "oidc-provider 9 (Node.js " + node_version() + ")"),
-        ("cc_authlib", "Authlib " + authlib_version() + " on Flask (ES256 JWT), werkzeug threaded server"),
+        ("cc_authlib",
+         f"Authlib {authlib_version()} on Flask (ES256 JWT), werkzeug threaded server"),
     ]
+    if alt_stack:
+        rows += [("alt_cc", f"ours: client_credentials, uvicorn on {alt_stack}"),
+                 ("alt_bearer", f"ours: JWT bearer, uvicorn on {alt_stack}")]
     lines = [
         f"Token issuances over loopback, `wrk -t1 -c{CONNECTIONS}`, {DURATION} s per run after "
         f"{WARMUP} s warm-up, median of {ROUNDS} interleaved rounds. {machine()}; 2 cores shared "
         "by the server, wrk and whatever else the machine runs. Python servers: one process, no "
-        "access log; ours and the ceiling under uvicorn (h11, asyncio).",
+        f"access log; ours and the ceiling under uvicorn on {stack}.",
         "",
         "| server | requests/s | p50 ms | p99 ms | non-2xx | per-round requests/s |",
         "|---|---:|---:|---:|---:|---|",
@@ -384,8 +413,10 @@ if __name__ == "__main__":
     parser.add_argument("--serve", choices=["ours", "ceiling", "authlib"])
     parser.add_argument("--port", type=int)
     parser.add_argument("--dir", type=Path)
+    parser.add_argument("--alt-python", help="also run ours under this interpreter "
+                        "(e.g. a venv with uvicorn[standard]) and report it in extra rows")
     args = parser.parse_args()
     if args.serve:
         serve(args.serve, args.port, args.dir)
     else:
-        main()
+        main(args.alt_python)

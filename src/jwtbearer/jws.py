@@ -125,6 +125,14 @@ def _check_depth(value: dict[str, Any], limit: int) -> None:
         stack.extend((v, depth + 1) for v in children if isinstance(v, (dict, list)))
 
 
+# Built once: json.loads with hooks would build a new decoder on every call.
+_decode_json = json.JSONDecoder(
+    object_pairs_hook=_pairs_no_duplicates,
+    parse_constant=_no_constant,
+    parse_float=_finite_float,
+).decode
+
+
 def parse_json_object(data: bytes | str, what: str = "JSON") -> dict[str, Any]:
     """Parse UTF-8 JSON that must be an object, strictly (RFC 7515 §5.2, RFC 8259).
 
@@ -132,7 +140,7 @@ def parse_json_object(data: bytes | str, what: str = "JSON") -> dict[str, Any]:
     duplicate member names, NaN/Infinity or out-of-range numbers, nesting deeper than
     ``MAX_JSON_DEPTH``.
     """
-    if isinstance(data, (bytes, bytearray, memoryview)):
+    if type(data) is bytes or isinstance(data, (bytearray, memoryview)):
         try:
             text = bytes(data).decode("utf-8")
         except UnicodeDecodeError:
@@ -142,12 +150,7 @@ def parse_json_object(data: bytes | str, what: str = "JSON") -> dict[str, Any]:
     else:
         raise JWSError(f"{what} must be bytes or text, not {type(data).__name__}")
     try:
-        value = json.loads(
-            text,
-            object_pairs_hook=_pairs_no_duplicates,
-            parse_constant=_no_constant,
-            parse_float=_finite_float,
-        )
+        value = _decode_json(text)
     except RecursionError:
         raise JWSError(f"{what} is nested too deeply") from None
     except JWSError as exc:
@@ -224,7 +227,10 @@ def sign_compact(
         except (TypeError, ValueError) as exc:
             raise ConfigurationError(f"claims must be JSON values: {exc}") from None
     elif isinstance(payload, str):
-        body = payload.encode("utf-8")
+        try:
+            body = payload.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ConfigurationError("payload text is not valid Unicode (lone surrogate)") from None
     elif isinstance(payload, (bytes, bytearray, memoryview)):
         body = bytes(payload)
     elif isinstance(payload, Mapping):

@@ -318,7 +318,9 @@ def _check_jwk_use(data: Mapping[str, Any], op: str) -> None:
     if use is not None and use != "sig":
         raise KeyLoadError(f"this JWK has use {use!r}; a signature key needs use 'sig'")
     ops = data.get("key_ops")
-    if ops is not None and (not isinstance(ops, list) or op not in ops):
+    # The public half of a private JWK marked for "sign" verifies what it signs.
+    allowed = {op, "sign"} if op == "verify" and "d" in data else {op}
+    if ops is not None and (not isinstance(ops, list) or not allowed.intersection(ops)):
         raise KeyLoadError(f"this JWK's key_ops {ops!r} do not include {op!r}")
 
 
@@ -463,7 +465,7 @@ class SigningKey:
         kid: str | None = None,
         alg: str | None = None,
     ) -> SigningKey:
-        """Load a key file: PEM (key, optionally with its certificate), PKCS#12 or a JWK."""
+        """Load a key file: PEM (key, optionally with its certificate), PKCS#12, DER or a JWK."""
         p = Path(path)
         try:
             data = p.read_bytes()
@@ -474,9 +476,26 @@ class SigningKey:
                 return cls.from_jwk(data.decode("utf-8", "replace"), kid=kid, alg=alg)
             if b"-----BEGIN" in data:
                 return cls.from_pem(data, password=password, kid=kid, alg=alg)
-            return cls.from_pkcs12(data, password=password, kid=kid, alg=alg)
+            return cls._from_binary(data, password=password, kid=kid, alg=alg)
         except KeyLoadError as exc:
             raise KeyLoadError(f"{p}: {exc}") from None
+
+    @classmethod
+    def _from_binary(
+        cls, data: bytes, *, password: str | bytes | None, kid: str | None, alg: str | None
+    ) -> SigningKey:
+        """PKCS#12, else a DER private key (both are ASN.1, told apart by trying)."""
+        try:
+            return cls.from_pkcs12(data, password=password, kid=kid, alg=alg)
+        except KeyLoadError as exc:
+            p12_error = exc
+        try:
+            private = serialization.load_der_private_key(data, _password_bytes(password))
+        except (ValueError, TypeError, UnsupportedAlgorithm):
+            raise p12_error from None
+        if not isinstance(private, _PRIVATE_TYPES):
+            raise KeyLoadError(f"unsupported private key type {type(private).__name__}")
+        return cls(private, alg=alg, kid=kid)
 
     @classmethod
     def from_jwk(
@@ -808,7 +827,13 @@ def _as_key_error(build: Callable[[], _K]) -> _K:
 
 
 def load_jwks(jwks: Mapping[str, Any] | str) -> list[VerifyingKey]:
-    """Every signing key of a JWK Set (RFC 7517 §5); keys with ``use: enc`` are skipped."""
+    """The signature keys of a JWK Set (RFC 7517 §5).
+
+    Entries that are not for JWS verification are ignored, as §5 advises: ``use`` other than
+    ``sig``, ``key_ops`` without ``verify``, a ``kty`` or ``alg`` jwtbearer does not know (an
+    encryption key, say). An entry that claims to be a signature key but is malformed or
+    refused (a weak RSA key, a point off its curve) is an error naming the entry.
+    """
     data = _jwk_dict(jwks)
     keys = data.get("keys")
     if not isinstance(keys, list):
@@ -817,7 +842,13 @@ def load_jwks(jwks: Mapping[str, Any] | str) -> list[VerifyingKey]:
     for index, item in enumerate(keys):
         if not isinstance(item, Mapping):
             raise KeyLoadError(f"JWK Set entry {index} is not an object")
-        if item.get("use", "sig") != "sig":
+        ops = item.get("key_ops")
+        if (
+            item.get("use", "sig") != "sig"
+            or (isinstance(ops, list) and "verify" not in ops)
+            or item.get("kty") not in ("RSA", "EC", "OKP", "oct")
+            or item.get("alg", "RS256") not in ALGORITHMS
+        ):
             continue
         try:
             result.append(VerifyingKey.from_jwk(item))

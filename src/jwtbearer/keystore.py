@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import os
 import re
+import secrets
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -40,8 +41,10 @@ def _home() -> Path:
 
 def _write_file(path: Path, data: bytes, mode: int = 0o600) -> None:
     """Write atomically: a temporary file with ``mode`` from its creation, then a rename."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    # A fresh name, created exclusively: never follows a planted symlink, never shared by two
+    # writers.
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

@@ -495,3 +495,8 @@ def test_parse_json_object_returns_a_dict_or_raises_jws_error(value: Any) -> Non
     except JWSError:
         return
     assert type(parsed) is dict
+
+
+def test_text_payload_must_be_valid_unicode(keys: dict[str, SigningKey]) -> None:
+    with pytest.raises(ConfigurationError, match="lone surrogate"):
+        sign_compact("\ud800", keys["HS256"])

@@ -568,3 +568,43 @@ def test_keystore_is_reexported_from_keys() -> None:
 
     assert FromKeys is keystore.KeyStore is jwtbearer.KeyStore
     assert from_keys is keystore.default_key_store
+
+
+def test_der_private_key_file(tmp_path: Path, ec_key: ec.EllipticCurvePrivateKey) -> None:
+    path = tmp_path / "key.der"
+    path.write_bytes(ec_key.private_bytes(serialization.Encoding.DER, PKCS8, NOENC))
+    assert SigningKey.from_file(path).thumbprint() == SigningKey(ec_key).thumbprint()
+    (tmp_path / "junk.bin").write_bytes(b"\x30\x03\x02\x01\x00")
+    with pytest.raises(KeyLoadError, match="PKCS#12"):
+        SigningKey.from_file(tmp_path / "junk.bin")
+
+
+def test_load_jwks_keeps_signature_keys_only(
+    rsa_key: rsa.RSAPrivateKey, ec_key: ec.EllipticCurvePrivateKey
+) -> None:
+    from jwtbearer import load_jwks
+
+    signing = SigningKey(ec_key, kid="sig").public_jwk()
+    enc = {**SigningKey(rsa_key).public_jwk(), "use": "enc", "alg": "RSA-OAEP", "kid": "enc"}
+    oaep = {**SigningKey(rsa_key).public_jwk(), "alg": "RSA-OAEP", "kid": "oaep"}
+    del oaep["use"]
+    wrapping = {**signing, "kid": "wrap", "key_ops": ["wrapKey"]}
+    unknown = {"kty": "PQC", "kid": "future"}
+    keys = load_jwks(json.dumps({"keys": [enc, signing, oaep, wrapping, unknown]}))
+    assert [k.kid for k in keys] == ["sig"]
+    broken = {**signing, "x": "AAAA"}
+    with pytest.raises(KeyLoadError, match="JWK Set entry 1"):
+        load_jwks({"keys": [signing, broken]})
+    with pytest.raises(KeyLoadError, match="'keys' array"):
+        load_jwks({"key": []})
+
+
+def test_public_half_of_a_private_jwk_marked_sign_verifies(
+    ec_key: ec.EllipticCurvePrivateKey,
+) -> None:
+    jwk = {**_private_jwk(ec_key), "key_ops": ["sign"]}
+    key = SigningKey.from_jwk(jwk)
+    assert VerifyingKey.from_jwk(jwk).verify(b"m", key.sign(b"m"))
+    public = {k: v for k, v in jwk.items() if k != "d"}
+    with pytest.raises(KeyLoadError, match="key_ops"):
+        VerifyingKey.from_jwk(public)
