@@ -26,39 +26,14 @@ import secrets
 import socket
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 import pytest
+from server_craft import API, JWT_BEARER, SUBJECT, FlowServer, Trap
 
 from jwtbearer.keys import KeyStore, SigningKey
 from jwtbearer.server.app import BackgroundServer, app_for, listen_socket
 from jwtbearer.server.config import load_config
 from jwtbearer.server.core import TokenEndpoint
-
-JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
-SUBJECT = "alice@example.com"
-API = "https://api.example.com"
-
-
-@dataclass
-class FlowServer:
-    """A running reference server and what its clients need to talk to it."""
-
-    url: str
-    token_url: str
-    endpoint: TokenEndpoint
-    rsa: SigningKey
-    ec: SigningKey
-    other_rsa: SigningKey
-    secrets: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class Trap:
-    """A loopback listener that counts every connection made to it."""
-
-    url: str
-    connections: int = 0
 
 
 @pytest.fixture(scope="session")

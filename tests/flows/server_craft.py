@@ -1,4 +1,5 @@
-"""Hand-made compact JWS values, including malformed and hostile ones, for the server tests.
+"""Shared pieces of the server flow tests: the running server's description, and hand-made
+compact JWS values, including malformed and hostile ones.
 
 Built from raw base64url and ``SigningKey.sign`` so that anything can be produced: alg none,
 algorithm confusion, headers the server must refuse, duplicate JSON members, non-UTF-8 bytes.
@@ -8,10 +9,37 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from jwtbearer.jws import b64url_encode
 from jwtbearer.keys import SigningKey
+from jwtbearer.server.core import TokenEndpoint
+
+JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+SUBJECT = "alice@example.com"
+API = "https://api.example.com"
+
+
+@dataclass
+class FlowServer:
+    """A running reference server and what its clients need to talk to it."""
+
+    url: str
+    token_url: str
+    endpoint: TokenEndpoint
+    rsa: SigningKey
+    ec: SigningKey
+    other_rsa: SigningKey
+    secrets: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Trap:
+    """A loopback listener that counts every connection made to it."""
+
+    url: str
+    connections: int = 0
 
 
 def segment(value: Mapping[str, Any] | bytes | str) -> str:

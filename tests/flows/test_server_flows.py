@@ -13,9 +13,9 @@ import jwt as pyjwt
 import pytest
 from joserfc import jwt as jose_jwt
 from joserfc.jwk import KeySet
+from server_craft import API, SUBJECT, FlowServer
 
 import jwtbearer as jb
-from conftest import API, SUBJECT, FlowServer
 
 pytestmark = [
     pytest.mark.flow,

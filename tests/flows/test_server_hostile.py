@@ -17,9 +17,17 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
-from server_craft import compact, hmac_signed, segment, signed
+from server_craft import (
+    JWT_BEARER,
+    SUBJECT,
+    FlowServer,
+    Trap,
+    compact,
+    hmac_signed,
+    segment,
+    signed,
+)
 
-from conftest import JWT_BEARER, SUBJECT, FlowServer, Trap
 from jwtbearer.jws import b64url_encode
 from jwtbearer.keys import SigningKey
 

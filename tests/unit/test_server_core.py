@@ -130,6 +130,8 @@ def test_request_shape_errors(endpoint: TokenEndpoint) -> None:
          "Content-Type"),
         (b"", FORM, 400, "grant_type is missing"),
         (b"grant_type=client_credentials&grant_type=x", FORM, 400, "repeated"),
+        (b"scope=&grant_type=client_credentials&scope=a", FORM, 400, "repeated"),
+        (b"grant_type", FORM, 400, "malformed"),
         (b"grant_type=%ff%fe", FORM, 400, "UTF-8"),
         ("grant_type=é".encode(), FORM, 400, "UTF-8"),
         (b"&".join([b"a%d=1" % i for i in range(40)]), FORM, 400, "malformed"),
@@ -253,3 +255,18 @@ def test_any_assertion_text_is_refused_cleanly(endpoint: TokenEndpoint, header: 
             status, body, _ = post(endpoint, fields)
             assert status in (400, 401) and body["error"] in (
                 "invalid_grant", "invalid_client", "invalid_request"), body
+
+
+def test_client_authentication_typ_only_for_client_assertions(endpoint: TokenEndpoint,
+                                                              rsa: SigningKey) -> None:
+    from jwtbearer.jws import sign_compact
+
+    hs = SigningKey.from_secret(HS_SECRET)
+    claims = {"iss": "hs", "sub": "hs", "aud": ISSUER, "exp": int(NOW) + 60, "jti": "j-typ"}
+    client = sign_compact(claims, hs, typ="client-authentication+jwt")
+    assert post(endpoint, {"grant_type": "client_credentials", "client_assertion": client,
+                           "client_assertion_type": CLIENT_ASSERTION_TYPE})[0] == 200
+    grant = sign_compact({"iss": "sf", "sub": "alice", "aud": ISSUER, "exp": int(NOW) + 60,
+                          "jti": "g-typ"}, rsa, typ="client-authentication+jwt")
+    status, body, _ = post(endpoint, {"grant_type": JWT_BEARER, "assertion": grant})
+    assert (status, body["error"]) == (400, "invalid_grant") and "typ" in body["error_description"]

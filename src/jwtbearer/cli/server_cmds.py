@@ -11,7 +11,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ..errors import ConfigurationError, KeyLoadError
+from ..errors import ConfigurationError, JWTBearerError, KeyLoadError
+from ._common import EXIT_CONFIG, EXIT_FAILED
 
 __all__ = ["register"]
 
@@ -24,7 +25,7 @@ def _server_extra(console: Console) -> None:
         import uvicorn  # noqa: F401
     except ImportError:
         console.print(f"[red]error:[/] {escape(_INSTALL_HINT)}")
-        raise typer.Exit(1) from None
+        raise typer.Exit(EXIT_CONFIG) from None
 
 
 def serve(
@@ -43,7 +44,7 @@ def serve(
         endpoint = TokenEndpoint(settings)
     except (ConfigurationError, KeyLoadError) as exc:
         console.print(f"[red]configuration refused:[/] {escape(str(exc))}", highlight=False)
-        raise typer.Exit(2) from None
+        raise typer.Exit(EXIT_CONFIG) from None
     import uvicorn
 
     from ..server.app import app_for
@@ -74,7 +75,12 @@ def demo() -> None:
     _server_extra(console)
     from ..demo import run_demo
 
-    raise typer.Exit(run_demo(console))
+    try:
+        status = run_demo(console)
+    except JWTBearerError as exc:  # the demo's own steps failed: say which, no traceback
+        console.print(f"[red]the demo failed:[/] {escape(str(exc))}", highlight=False)
+        status = EXIT_FAILED
+    raise typer.Exit(status)
 
 
 def register(app: typer.Typer) -> None:

@@ -17,15 +17,14 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, unquote_plus
+from urllib.parse import unquote_plus
 
-from ..errors import JWSError
-from ..jws import sign_compact, unverified_claims
+from ..jws import sign_compact
 from ..token import Clock, system_clock
 from .config import ServerConfig
 from .registry import AUTH_METHODS, CLIENT_CREDENTIALS, JWT_BEARER, Client
 from .replay import ReplayCache, replay_cache_for
-from .validation import AssertionPolicy, Refusal, check_header, validate_assertion
+from .validation import AssertionPolicy, Refusal, check_header, read_claims, validate_assertion
 
 __all__ = ["CLIENT_ASSERTION_TYPE", "Response", "TokenEndpoint"]
 
@@ -246,7 +245,8 @@ class TokenEndpoint:
         if assertion is None:
             raise Refusal("invalid_request", "client_assertion is missing")
         check_header(assertion, client_assertion=True, max_size=self.config.max_assertion_size)
-        issuer = _unverified_iss(assertion, "invalid_client", 401)
+        claims = read_claims(assertion, client_assertion=True)
+        issuer: str = claims["iss"]
         if form_id is not None and form_id != issuer:
             raise Refusal("invalid_client", "client_id differs from the client assertion's iss",
                           status=401)
@@ -255,7 +255,7 @@ class TokenEndpoint:
             self._method(client, "private_key_jwt")
         keys = (client.keys if client.token_endpoint_auth_method == "private_key_jwt"
                 else (client.hmac_key,) if client.hmac_key is not None else ())
-        validate_assertion(assertion, client_id=client.client_id, keys=keys,
+        validate_assertion(assertion, claims, client_id=client.client_id, keys=keys,
                            policy=self._policy, replay=self._replay, now=now,
                            client_assertion=True)
         return _Auth(client=client, method=client.token_endpoint_auth_method, basic=False)
@@ -267,7 +267,8 @@ class TokenEndpoint:
         if assertion is None:
             raise Refusal("invalid_request", "assertion is missing (RFC 7523 §2.1)")
         check_header(assertion, client_assertion=False, max_size=self.config.max_assertion_size)
-        issuer = _unverified_iss(assertion, "invalid_grant", 400)
+        claims = read_claims(assertion, client_assertion=False)
+        issuer: str = claims["iss"]
         if auth.client is not None:
             client = auth.client
             if issuer != client.client_id:
@@ -282,7 +283,7 @@ class TokenEndpoint:
             # A confidential client must authenticate on every request (RFC 6749 §3.2.1).
             self._method(client, "none")
         self._allowed(client, JWT_BEARER)
-        claims = validate_assertion(assertion, client_id=client.client_id,
+        validate_assertion(assertion, claims, client_id=client.client_id,
                                     keys=client.assertion_keys(), policy=self._policy,
                                     replay=self._replay, now=now, client_assertion=False)
         subject = claims["sub"]
@@ -344,19 +345,36 @@ def _scope(client: Client, requested: str | None) -> str:
     return " ".join(dict.fromkeys(wanted))
 
 
+def _unquote(text: str) -> str:
+    # unquote_plus only when needed: most names and assertions hold neither '%' nor '+'.
+    return unquote_plus(text, errors="strict") if "%" in text or "+" in text else text
+
+
 def _parse_form(body: bytes) -> dict[str, str]:
+    """application/x-www-form-urlencoded, strictly: ASCII on the wire, UTF-8 once decoded,
+    every field ``name=value``, no name twice (RFC 6749 §3.2), at most 32 fields."""
+    if not body:
+        return {}
     try:
-        text = body.decode("ascii")
-        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text),
-                          encoding="utf-8", errors="strict", max_num_fields=_MAX_FIELDS)
+        parts = body.decode("ascii").split("&")
     except UnicodeDecodeError:
         raise Refusal("invalid_request", "form body is not valid UTF-8 percent-encoding") from None
-    except ValueError as exc:
-        raise Refusal("invalid_request", f"form body is malformed: {exc}") from None
+    if len(parts) > _MAX_FIELDS:
+        raise Refusal("invalid_request", f"form body is malformed: over {_MAX_FIELDS} fields")
     form: dict[str, str] = {}
-    for name, value in pairs:
-        if name in form:
+    seen: set[str] = set()
+    for part in parts:
+        raw_name, eq, raw_value = part.partition("=")
+        if not eq or not raw_name:
+            raise Refusal("invalid_request", f"form body is malformed: {part[:40]!r}")
+        try:
+            name, value = _unquote(raw_name), _unquote(raw_value)
+        except UnicodeDecodeError:
+            raise Refusal("invalid_request",
+                          "form body is not valid UTF-8 percent-encoding") from None
+        if name in seen:
             raise Refusal("invalid_request", f"parameter {name[:40]!r} is repeated (RFC 6749 §3.2)")
+        seen.add(name)
         if value:  # RFC 6749 §3.2: a parameter sent without a value is treated as omitted
             form[name] = value
     return form
@@ -379,12 +397,3 @@ def _basic(header: str) -> tuple[str, str]:
     # RFC 6749 §2.3.1: both parts are form-urlencoded before Base64.
     return unquote_plus(user), unquote_plus(password)
 
-
-def _unverified_iss(assertion: str, code: str, status: int) -> str:
-    try:
-        iss = unverified_claims(assertion).get("iss")
-    except JWSError as exc:
-        raise Refusal(code, f"malformed assertion: {exc}", status=status) from None
-    if not isinstance(iss, str) or not iss:
-        raise Refusal(code, "assertion has no iss (RFC 7523 §3 item 1)", status=status)
-    return iss

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import JWSError
-from ..jws import unverified_header, verify_compact
+from ..jws import unverified_claims, unverified_header, verify_compact
 from ..keys import VerifyingKey
 from .replay import ReplayCache, ReplayCacheUnavailable
 
-__all__ = ["AssertionPolicy", "Refusal", "check_header", "validate_assertion"]
+__all__ = ["AssertionPolicy", "Refusal", "check_header", "read_claims", "validate_assertion"]
 
 # Headers that point at keys or certificates elsewhere: never fetched, never trusted, refused
 # (RFC 8725 §3.10, and CVE-2018-0114 for an embedded jwk).
@@ -92,6 +92,20 @@ def check_header(token: str, *, client_assertion: bool, max_size: int) -> dict[s
     return header
 
 
+def read_claims(token: str, *, client_assertion: bool) -> dict[str, Any]:
+    """The claims, parsed strictly but NOT verified: to find the client (``iss``) and to hand to
+    :func:`validate_assertion`, which trusts them only once the signature verifies."""
+    code, status = ("invalid_client", 401) if client_assertion else ("invalid_grant", 400)
+    try:
+        claims = unverified_claims(token)
+    except JWSError as exc:
+        raise Refusal(code, f"malformed assertion: {exc}", status=status) from None
+    iss = claims.get("iss")
+    if not isinstance(iss, str) or not iss:
+        raise Refusal(code, "assertion has no iss (RFC 7523 §3 item 1)", status=status)
+    return claims
+
+
 def _number(claims: Mapping[str, Any], name: str, code: str, status: int) -> float | None:
     value = claims.get(name)
     if value is None:
@@ -107,6 +121,7 @@ def _number(claims: Mapping[str, Any], name: str, code: str, status: int) -> flo
 
 def validate_assertion(
     token: str,
+    claims: dict[str, Any],
     *,
     client_id: str,
     keys: Sequence[VerifyingKey],
@@ -117,20 +132,21 @@ def validate_assertion(
 ) -> dict[str, Any]:
     """Verify ``token`` for ``client_id`` and return its claims, or raise :class:`Refusal`.
 
-    The signature must verify with the client's registered keys and their algorithms only.
-    ``iss`` must be the client; ``sub`` present (and the client itself for a client assertion,
-    RFC 7523 §3 item 2.B); ``aud`` one of the server's identifiers; ``exp`` required and not
-    passed, at most ``max_lifetime`` ahead; ``nbf`` reached; ``iat`` neither in the future nor
-    older than ``max_lifetime``; ``jti`` used once. Times allow ``leeway`` seconds of skew.
+    Call :func:`check_header` first, and pass ``claims`` as :func:`read_claims` gave them for
+    this same token: they are parsed once, and trusted only after the signature verifies (it
+    covers exactly the bytes they were parsed from). The signature must verify with the
+    client's registered keys and their algorithms only. ``iss`` must be the client; ``sub``
+    present (and the client itself for a client assertion, RFC 7523 §3 item 2.B); ``aud`` one
+    of the server's identifiers; ``exp`` required and not passed, at most ``max_lifetime``
+    ahead; ``nbf`` reached; ``iat`` neither in the future nor older than ``max_lifetime``;
+    ``jti`` used once. Times allow ``leeway`` seconds of skew.
     """
     code, status = ("invalid_client", 401) if client_assertion else ("invalid_grant", 400)
     kind = "client assertion" if client_assertion else "assertion"
-    check_header(token, client_assertion=client_assertion, max_size=policy.max_size)
     if not keys:
         raise Refusal(code, f"client {client_id!r} has no key to verify a {kind}", status=status)
     try:
-        verified = verify_compact(token, keys, max_length=policy.max_size)
-        claims = verified.claims()
+        verify_compact(token, keys, max_length=policy.max_size)
     except JWSError as exc:
         raise Refusal(code, f"{kind} refused: {exc}", status=status) from None
     iss = claims.get("iss")
