@@ -11,6 +11,7 @@ wrapped source, which signs a fresh assertion.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import math
 import threading
@@ -49,6 +50,19 @@ def refresh_at(token: Token, refresh_before: float) -> float:
 def _describe(exc: BaseException) -> str:
     first = (redact(str(exc)).splitlines() or [""])[0][:200]
     return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
+def _check_token(token: object, wrapper: str, other: str) -> None:
+    if isinstance(token, Token):
+        return
+    if inspect.isawaitable(token):
+        if inspect.iscoroutine(token):
+            token.close()
+        raise ConfigurationError(f"{wrapper} was given an async source: use {other} for it")
+    raise ConfigurationError(
+        f"{wrapper} needs a source whose token() returns a jwtbearer.Token, not "
+        f"{type(token).__name__}"
+    )
 
 
 class _CacheCore:
@@ -247,6 +261,7 @@ class CachedSource(_CacheCore):
             token = self._source.token()
         except Exception as exc:
             return self._fall_back(exc, [self._held(self._clock()), stored])
+        _check_token(token, "CachedSource", "AsyncCachedSource")
         try:
             self._store.set(self.key, token)
         except StoreError as exc:
@@ -381,10 +396,17 @@ class AsyncCachedSource(_CacheCore):
             await asyncio.to_thread(lock.__exit__, None, None, None)
 
     async def _fetch(self, stored: Token | None) -> Token:
+        pending = self._source.token()
+        if not inspect.isawaitable(pending):
+            raise ConfigurationError(
+                "AsyncCachedSource needs an async source (await source.token()), and this one "
+                f"returned {type(pending).__name__}: use CachedSource for a sync source"
+            )
         try:
-            token = await self._source.token()
+            token = await pending
         except Exception as exc:
             return self._fall_back(exc, [self._held(self._clock()), stored])
+        _check_token(token, "AsyncCachedSource", "CachedSource")
         try:
             await self._call(self._store.set, self.key, token)
         except StoreError as exc:

@@ -197,7 +197,7 @@ def parse_retry_after(value: str | None, *, now: float) -> float | None:
     if value is None:
         return None
     text = value.strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # str.isdigit() alone admits '¹' and other digits
         return float(min(int(text), 10**9))
     try:
         when = email.utils.parsedate_to_datetime(text)

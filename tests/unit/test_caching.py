@@ -329,3 +329,25 @@ async def test_async_store_down_fetches_directly(caplog: pytest.LogCaptureFixtur
     with caplog.at_level(logging.WARNING):
         assert (await cached.token()).access_token == "atok-1"
     assert "fetching the token directly" in caplog.text
+
+
+def test_sync_and_async_sources_cannot_be_swapped() -> None:
+    clock = FakeClock()
+    with pytest.raises(jwtbearer.ConfigurationError, match="use AsyncCachedSource"):
+        CachedSource(AsyncFakeSource(clock), clock=clock).token()  # type: ignore[arg-type]
+
+    class NotAToken:
+        cache_key = "x"
+
+        def token(self) -> str:
+            return "a bare string"
+
+    with pytest.raises(jwtbearer.ConfigurationError, match=r"jwtbearer\.Token"):
+        CachedSource(NotAToken()).token()  # type: ignore[arg-type]
+
+
+@pytest.mark.anyio
+async def test_async_cache_refuses_a_sync_source() -> None:
+    clock = FakeClock()
+    with pytest.raises(jwtbearer.ConfigurationError, match="use CachedSource"):
+        await AsyncCachedSource(FakeSource(clock), clock=clock).token()  # type: ignore[arg-type]
