@@ -7,6 +7,8 @@
     ├── KeyLoadError                    a key or certificate could not be read or is refused
     ├── JWSError                        a compact JWS is malformed or does not verify
     ├── TransportError                  timeout, refused/reset connection, TLS, broken HTTP
+    ├── StoreError                      a shared token store failed (Redis down, disk error)
+    │   └── StoreLockTimeout            the refresh lock stayed taken too long
     ├── ResponseFormatError             the endpoint answered, but not with a usable token
     │   └── UnexpectedRedirect          a 3xx from a token endpoint (never followed)
     └── TokenEndpointError              an error answer (RFC 6749 §5.2); Apex name:
@@ -44,6 +46,8 @@ __all__ = [
     "RateLimited",
     "ResponseFormatError",
     "ServerError",
+    "StoreError",
+    "StoreLockTimeout",
     "TemporarilyUnavailable",
     "TokenEndpointError",
     "TransportError",
@@ -95,6 +99,18 @@ class JWSError(JWTBearerError):
 
 class TransportError(JWTBearerError):
     """The HTTP exchange itself failed: timeout, refused or reset connection, TLS, bad HTTP."""
+
+
+class StoreError(JWTBearerError):
+    """A shared token store could not be read, written or locked (server down, disk error).
+
+    :class:`~jwtbearer.caching.CachedSource` catches it, logs a warning and talks to the token
+    endpoint directly: a cache outage must not become an authentication outage.
+    """
+
+
+class StoreLockTimeout(StoreError):
+    """The refresh lock stayed taken longer than the store's ``lock_timeout``."""
 
 
 class ResponseFormatError(JWTBearerError):

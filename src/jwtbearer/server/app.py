@@ -1,7 +1,10 @@
-"""The ASGI app (Starlette) around :class:`TokenEndpoint`, and a way to run it on loopback.
+"""The ASGI app around :class:`TokenEndpoint`, and a way to run it on loopback.
 
 The app only moves bytes: it reads at most ``max_body_size`` bytes of a body, hands them and
-the headers to the pure core, and writes the JSON answer. Needs the ``server`` extra.
+the headers to the pure core, and writes the JSON answer. It is plain ASGI (four fixed routes
+need no framework, and a framework's request and response objects cost more per request than
+the token logic of a client_credentials grant); uvicorn runs it, on httptools and uvloop when
+they are installed (the ``server`` extra), else on h11 and asyncio.
 """
 
 from __future__ import annotations
@@ -9,18 +12,26 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from types import TracebackType
 from typing import Any, Protocol
 
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response as HTTPResponse
-from starlette.routing import Route
-
 from .core import Response, TokenEndpoint
 
-__all__ = ["BackgroundServer", "Endpoint", "create_app", "listen_socket"]
+__all__ = ["BackgroundServer", "Endpoint", "TokenApp", "create_app", "listen_socket"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+Headers = tuple[tuple[bytes, bytes], ...]
+Answer = tuple[int, bytes, Headers]
+
+# Request headers the core reads; every other header is never decoded.
+_WANTED = frozenset({b"authorization", b"content-type"})
+_JSON_TYPE = (b"content-type", b"application/json")
+_HEALTHZ = b'{"status":"ok"}'
+_GET_ONLY = (b"allow", b"GET, HEAD")
 
 
 class Endpoint(Protocol):
@@ -33,67 +44,109 @@ class Endpoint(Protocol):
     def metadata(self) -> Response: ...
 
 
-def _send(response: Response) -> HTTPResponse:
-    headers = dict(response.headers)
-    return HTTPResponse(response.json_bytes(), status_code=response.status, headers=headers,
-                        media_type="application/json")
+def _error(status: int, error: str, description: str | None = None,
+           extra: Headers = ()) -> Answer:
+    body: dict[str, str] = {"error": error}
+    if description is not None:
+        body["error_description"] = description
+    payload = Response(status=status, body=body).json_bytes()
+    return status, payload, (*extra, (b"cache-control", b"no-store"))
 
 
-def _too_large(limit: int) -> HTTPResponse:
-    return _send(Response(status=413, body={
-        "error": "invalid_request", "error_description": f"body over the {limit} byte cap"},
-        headers=(("cache-control", "no-store"),)))
+class TokenApp:
+    """The ASGI app: ``POST /token``, ``GET /jwks``, RFC 8414 metadata, ``GET /healthz``.
 
+    Every answer is JSON (RFC 6749 §5.1, §5.2); a wrong method gets 405 with ``Allow``
+    (RFC 9110 §15.5.6), an unknown path 404, a body over ``max_body_size`` 413 before it is
+    read in full. ``lifespan`` events are acknowledged; nothing happens at start or stop.
+    """
 
-def create_app(endpoint: Endpoint, *, max_body_size: int = 64 * 1024) -> Starlette:
-    """The Starlette app: ``POST /token``, ``GET /jwks``, RFC 8414 metadata, ``GET /healthz``."""
+    def __init__(self, endpoint: Endpoint, *, max_body_size: int = 64 * 1024) -> None:
+        self.endpoint = endpoint
+        self.max_body_size = max_body_size
+        self._too_large = _error(413, "invalid_request",
+                                 f"body over the {max_body_size} byte cap")
+        self._gets: dict[str, Callable[[], Response]] = {
+            "/jwks": endpoint.jwks,
+            "/.well-known/oauth-authorization-server": endpoint.metadata,
+        }
 
-    async def token(request: Request) -> HTTPResponse:
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > max_body_size):
-            return _too_large(max_body_size)
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request.stream():
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            status, body, headers = await self._http(scope, receive)
+            await send({"type": "http.response.start", "status": status, "headers": [
+                *headers, _JSON_TYPE, (b"content-length", str(len(body)).encode("ascii"))]})
+            await send({"type": "http.response.body", "body": body})
+        elif kind == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+
+    async def _http(self, scope: Scope, receive: Receive) -> Answer:
+        path: str = scope["path"]
+        method: str = scope["method"]
+        if path == "/token":
+            if method != "POST":
+                return _error(405, "invalid_request", f"{method[:16]} is not allowed here",
+                              ((b"allow", b"POST"),))
+            headers: dict[str, str] = {}
+            length = None
+            for name, value in scope["headers"]:
+                if name == b"content-length":
+                    length = value
+                elif name in _WANTED:
+                    headers[name.decode("latin-1")] = value.decode("latin-1")
+            if length is not None and (not length.isdigit() or int(length) > self.max_body_size):
+                return self._too_large
+            body = await self._read(receive)
+            if body is None:
+                return self._too_large
+            return _answer(self.endpoint.token(body, headers))
+        if path == "/healthz" or path in self._gets:
+            if method not in ("GET", "HEAD"):
+                return _error(405, "invalid_request", f"{method[:16]} is not allowed here",
+                              (_GET_ONLY,))
+            if path == "/healthz":
+                return 200, _HEALTHZ, ()
+            return _answer(self._gets[path]())
+        return _error(404, "not_found")
+
+    async def _read(self, receive: Receive) -> bytes | None:
+        """The body, or None once it passes the cap (chunked bodies have no Content-Length)."""
+        message = await receive()
+        body: bytes = message.get("body", b"")
+        if not message.get("more_body", False):
+            return body if len(body) <= self.max_body_size else None
+        chunks = [body]
+        size = len(body)
+        while message.get("more_body", False):
+            message = await receive()
+            if message["type"] != "http.request":
+                return b""  # the client went away; the answer is never read
+            chunk: bytes = message.get("body", b"")
             size += len(chunk)
-            if size > max_body_size:  # chunked bodies have no Content-Length to check up front
-                return _too_large(max_body_size)
+            if size > self.max_body_size:
+                return None
             chunks.append(chunk)
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in request.scope["headers"]
-                   if k in (b"authorization", b"content-type")}
-        return _send(endpoint.token(b"".join(chunks), headers))
-
-    async def jwks(request: Request) -> HTTPResponse:
-        return _send(endpoint.jwks())
-
-    async def metadata(request: Request) -> HTTPResponse:
-        return _send(endpoint.metadata())
-
-    async def healthz(request: Request) -> HTTPResponse:
-        return HTTPResponse(b'{"status":"ok"}', media_type="application/json")
-
-    async def not_allowed(request: Request, exc: Exception) -> HTTPResponse:
-        return _send(Response(status=405, body={
-            "error": "invalid_request",
-            "error_description": f"{request.method} is not allowed here"}))
-
-    async def not_found(request: Request, exc: Exception) -> HTTPResponse:
-        return _send(Response(status=404, body={"error": "not_found"}))
-
-    handlers: dict[Any, Callable[[Request, Exception], Awaitable[HTTPResponse]]] = {
-        405: not_allowed, 404: not_found}
-    return Starlette(
-        routes=[
-            Route("/token", token, methods=["POST"]),
-            Route("/jwks", jwks, methods=["GET"]),
-            Route("/.well-known/oauth-authorization-server", metadata, methods=["GET"]),
-            Route("/healthz", healthz, methods=["GET"]),
-        ],
-        exception_handlers=handlers,
-    )
+        return b"".join(chunks)
 
 
-def app_for(endpoint: TokenEndpoint) -> Starlette:
+def _answer(response: Response) -> Answer:
+    return response.status, response.json_bytes(), tuple(
+        (name.encode("latin-1"), value.encode("latin-1")) for name, value in response.headers)
+
+
+def create_app(endpoint: Endpoint, *, max_body_size: int = 64 * 1024) -> TokenApp:
+    """The ASGI app serving ``endpoint`` (see :class:`TokenApp`)."""
+    return TokenApp(endpoint, max_body_size=max_body_size)
+
+
+def app_for(endpoint: TokenEndpoint) -> TokenApp:
     """The app for a configured endpoint (body cap from its configuration)."""
     return create_app(endpoint, max_body_size=endpoint.config.max_body_size)
 

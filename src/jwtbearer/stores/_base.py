@@ -22,7 +22,7 @@ from typing import Protocol, runtime_checkable
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from ..errors import ConfigurationError, JWTBearerError
+from ..errors import ConfigurationError, StoreError, StoreLockTimeout
 from ..token import Token
 
 __all__ = [
@@ -39,18 +39,6 @@ KEY_ENV = "JWTBEARER_CACHE_KEY"
 _KEY_FILE = "cache.key"
 _SEALED = b"jb1:"  # version tag: AES-GCM, 12-byte nonce, hashed entry key as associated data
 _PLAIN = b"jb0:"
-
-
-class StoreError(JWTBearerError):
-    """A shared token store could not be read, written or locked (server down, disk error).
-
-    :class:`~jwtbearer.caching.CachedSource` catches it, logs a warning and talks to the token
-    endpoint directly: a cache outage must not become an authentication outage.
-    """
-
-
-class StoreLockTimeout(StoreError):
-    """The refresh lock stayed taken longer than the store's ``lock_timeout``."""
 
 
 @runtime_checkable
