@@ -29,8 +29,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
     encode_dss_signature,
 )
+from joserfc import jwk as jose_jwk
 from joserfc import jwt as jose_jwt
-from joserfc.jwk import ECKey, OctKey, OKPKey, RSAKey
 
 from _results import machine, write_section  # bench/ is on sys.path when run as a script
 from jwtbearer import SigningKey
@@ -105,16 +105,6 @@ def _raw_verifier(alg: str, public: Any) -> Callable[[bytes, bytes], None]:
     return verify_hmac
 
 
-def _jose_key(raw: Any) -> Any:
-    if isinstance(raw, bytes):
-        return OctKey.import_key(raw)
-    if isinstance(raw, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):
-        return RSAKey.import_key(raw)
-    if isinstance(raw, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)):
-        return ECKey.import_key(raw)
-    return OKPKey.import_key(raw)
-
-
 def _private(alg: str) -> Any:
     if alg == "RS256":
         return rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -132,7 +122,9 @@ def implementations(alg: str) -> tuple[dict[str, Call], dict[str, Call]]:
     claims = _claims()
     key = SigningKey(private)
     verifying = key.verifying_key()
-    jose_private, jose_public = _jose_key(private), _jose_key(public)
+    # joserfc wraps the same cryptography key objects, typed by their JWK kty.
+    jose_private = jose_jwk.import_key(private, key.kty)  # type: ignore[call-overload]
+    jose_public = jose_jwk.import_key(public, key.kty)  # type: ignore[call-overload]
     encode = json.JSONEncoder(separators=(",", ":")).encode
     header = _b64e(json.dumps({"alg": alg, "typ": "JWT"}, separators=(",", ":")).encode())
     raw_sign, raw_verify = _raw_signer(alg, private), _raw_verifier(alg, public)

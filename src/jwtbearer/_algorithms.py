@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Union
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
@@ -49,11 +49,14 @@ _EC_CURVES: dict[str, tuple[str, int]] = {  # alg -> (curve name, coordinate siz
 _CURVE_ALG = {curve: alg for alg, (curve, _) in _EC_CURVES.items()}
 _JWK_CURVE = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
 
-#: Every JWS algorithm jwtbearer signs and verifies (RFC 7518 §3.1, RFC 8037 §3.1).
+#: Every JWS algorithm jwtbearer signs and verifies (RFC 7518 §3.1, RFC 8037 §3.1, RFC 9864).
+#: ``EdDSA`` stays the default for Edwards keys; ``Ed25519`` is the fully specified name that
+#: RFC 9864 puts in its place, accepted for keys registered under it.
 ALGORITHMS = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
-    | {"HS256", "HS384", "HS512"}
+    | {"Ed25519", "HS256", "HS384", "HS512"}
 )
+_OKP_ALGS = ("EdDSA", "Ed25519")
 #: Smallest RSA modulus accepted (RFC 7518 §3.3 and §3.5).
 MIN_RSA_BITS = 2048
 
@@ -112,9 +115,13 @@ def _check_key(key: PrivateKey | PublicKey | bytes, alg: str) -> None:
     """Refuse a key that cannot, or must not, be used with ``alg`` (RFC 7518 §3, RFC 8725 §3.5)."""
     _check_alg(alg)
     kty = _kty(key)
-    family = {"R": "RSA", "P": "RSA", "E": "EC", "H": "oct"}[alg[0]] if alg != "EdDSA" else "OKP"
+    family = "OKP" if alg in _OKP_ALGS else {"R": "RSA", "P": "RSA", "E": "EC", "H": "oct"}[alg[0]]
     if kty != family:
         raise KeyLoadError(f"a {kty} key cannot sign or verify {alg}; {alg} needs a {family} key")
+    if alg == "Ed25519" and not isinstance(
+        key, (ed25519.Ed25519PrivateKey, ed25519.Ed25519PublicKey)
+    ):
+        raise KeyLoadError("Ed25519 needs an Ed25519 key, not Ed448 (RFC 9864); use EdDSA")
     if isinstance(key, bytes):
         need = int(alg[2:]) // 8
         if len(key) < need:
@@ -219,3 +226,9 @@ def _verifier(key: PublicKey | bytes, alg: str) -> Callable[[bytes, bytes], bool
 
     return verify_ed
 
+
+def _spki(public: PublicKey) -> bytes:
+    """The DER SubjectPublicKeyInfo: two keys are the same key when these bytes are equal."""
+    return public.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )

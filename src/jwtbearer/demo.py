@@ -21,7 +21,7 @@ from rich.syntax import Syntax
 from .jws import unverified_claims, unverified_header
 from .token import Clock, system_clock
 
-__all__ = ["DEMO_CLIENT_ID", "DEMO_SUBJECT", "run_demo", "shorten"]
+__all__ = ["DEMO_CLIENT_ID", "DEMO_SUBJECT", "connected_app_table", "run_demo", "shorten"]
 
 #: The demo's client id, shaped like a Salesforce consumer key.
 DEMO_CLIENT_ID = "3MVG9demo.consumer.key"
@@ -40,6 +40,27 @@ def _json(console: Console, title: str, value: Any) -> None:
                         title_align="left", expand=False))
 
 
+def connected_app_table(client_id: str, *, certificate: str, subjects: tuple[str, ...],
+                        scopes: tuple[str, ...] = ("api",)) -> str:
+    """The server's ``[[clients]]`` TOML table for a Salesforce-style connected app.
+
+    As an administrator registers one: its certificate uploaded (``certificate``, a path
+    relative to the configuration file), the JWT bearer grant only (RFC 7523 §2.1), no client
+    authentication (the signed assertion is the proof), and the users it may act for
+    pre-authorized (``subjects``).
+    """
+    return "\n".join([
+        "[[clients]]",
+        f"client_id = {json.dumps(client_id)}",
+        'token_endpoint_auth_method = "none"',
+        f"certificate = {json.dumps(certificate)}",
+        'grant_types = ["urn:ietf:params:oauth:grant-type:jwt-bearer"]',
+        f"scopes = {json.dumps(list(scopes))}",
+        f"subjects = {json.dumps(list(subjects))}",
+        "",
+    ])
+
+
 def _config(issuer: str, certificate: Path) -> str:
     return f"""\
 issuer = "{issuer}"
@@ -49,14 +70,8 @@ max_assertion_lifetime = 3600
 instance_url = "{issuer}"
 state_dir = "state"
 
-[[clients]]
-client_id = "{DEMO_CLIENT_ID}"
-token_endpoint_auth_method = "none"
-certificate = "{certificate.as_posix()}"
-grant_types = ["urn:ietf:params:oauth:grant-type:jwt-bearer"]
-scopes = ["api"]
-subjects = ["{DEMO_SUBJECT}"]
-"""
+""" + connected_app_table(DEMO_CLIENT_ID, certificate=certificate.as_posix(),
+                          subjects=(DEMO_SUBJECT,))
 
 
 def run_demo(console: Console, *, clock: Clock | None = None) -> int:
@@ -68,9 +83,7 @@ def run_demo(console: Console, *, clock: Clock | None = None) -> int:
     from .exchange import JWTBearerTokenExchange
     from .jws import verify_compact
     from .keys import KeyStore, load_jwks
-    from .server.app import BackgroundServer, app_for, listen_socket
-    from .server.config import load_config
-    from .server.core import TokenEndpoint
+    from .server.app import serve_config
 
     now_fn = clock or system_clock
     with tempfile.TemporaryDirectory(prefix="jwtbearer-demo-") as tmp:
@@ -82,18 +95,17 @@ def run_demo(console: Console, *, clock: Clock | None = None) -> int:
         console.print(f"created RSA-2048 key [bold]demo-cert[/] ({key.alg}, kid {key.kid})")
         console.print(f"certificate to upload to the identity provider: {cert_path.name}")
 
-        sock = listen_socket("127.0.0.1", 0)
-        issuer = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        config_path = base / "server.toml"
-        config_path.write_text(_config(issuer, cert_path.relative_to(base)), encoding="utf-8")
-        endpoint = TokenEndpoint(load_config(config_path))
+        certificate = cert_path.relative_to(base)
+        server, endpoint = serve_config(lambda url: _config(url, certificate),
+                                        base / "server.toml")
+        issuer = endpoint.config.issuer
         token_url = endpoint.config.token_endpoint
         console.rule("[bold]2. The token endpoint, with the client registered")
         console.print(f"server listening on {issuer} (token endpoint {token_url})")
         console.print(f"client [bold]{DEMO_CLIENT_ID}[/]: certificate uploaded, user "
                       f"[bold]{DEMO_SUBJECT}[/] pre-authorized, scope api")
 
-        with BackgroundServer(app_for(endpoint), sock=sock):
+        with server:
             console.rule("[bold]3. Auth.JWT: the claims")
             jwt = JWT(iss=DEMO_CLIENT_ID, sub=DEMO_SUBJECT, aud=issuer)
             console.print(f"jwt = JWT(iss={DEMO_CLIENT_ID!r}, sub={DEMO_SUBJECT!r}, "

@@ -14,7 +14,6 @@ import datetime as dt
 import json
 import os
 import re
-import secrets
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+from ._files import _home, _write_file
 from .errors import ConfigurationError, KeyLoadError
 from .keys import SigningKey
 
@@ -32,29 +32,6 @@ __all__ = ["KeyStore", "default_key_store"]
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 # (device, inode, size, mtime in ns) of the key file and of the certificate file.
 _Stamp = tuple[tuple[int, int, int, int], tuple[int, int, int, int] | None]
-
-
-def _home() -> Path:
-    env = os.environ.get("JWTBEARER_HOME")
-    return Path(env) if env else Path.home() / ".config" / "jwtbearer"
-
-
-def _write_file(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Write atomically: a temporary file with ``mode`` from its creation, then a rename."""
-    # A fresh name, created exclusively: never follows a planted symlink, never shared by two
-    # writers.
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)  # the umask may have narrowed the mode given to open()
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _stamp(path: Path) -> tuple[int, int, int, int] | None:

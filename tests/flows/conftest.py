@@ -30,10 +30,9 @@ from collections.abc import Iterator
 import pytest
 from server_craft import API, JWT_BEARER, SUBJECT, FlowServer, Trap
 
+from jwtbearer.demo import connected_app_table
 from jwtbearer.keys import KeyStore, SigningKey
-from jwtbearer.server.app import BackgroundServer, app_for, listen_socket
-from jwtbearer.server.config import load_config
-from jwtbearer.server.core import TokenEndpoint
+from jwtbearer.server.app import serve_config
 
 
 @pytest.fixture(scope="session")
@@ -118,14 +117,7 @@ grant_types = [{bearer}]
 scopes = ["api:read"]
 subjects = ["*"]
 
-[[clients]]
-client_id = "sf"
-token_endpoint_auth_method = "none"
-certificate = "keys/rsa.crt.pem"
-grant_types = ["{JWT_BEARER}"]
-scopes = ["api"]
-subjects = ["{SUBJECT}"]
-
+{connected_app_table("sf", certificate="keys/rsa.crt.pem", subjects=(SUBJECT,))}
 [[clients]]
 client_id = "cc-only"
 token_endpoint_auth_method = "private_key_jwt"
@@ -148,12 +140,10 @@ def token_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlowServe
         "post": secrets.token_urlsafe(24),
         "hs": secrets.token_urlsafe(48),
     }
-    sock = listen_socket()
-    issuer = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    (base / "server.toml").write_text(_config(issuer, secrets_))
-    config = load_config(base / "server.toml", environ={"FLOW_BASIC_SECRET": secrets_["basic"]})
-    endpoint = TokenEndpoint(config)
-    with BackgroundServer(app_for(endpoint), sock=sock) as server:
-        yield FlowServer(url=server.url, token_url=config.token_endpoint, endpoint=endpoint,
+    server, endpoint = serve_config(lambda issuer: _config(issuer, secrets_), base / "server.toml",
+                                    environ={"FLOW_BASIC_SECRET": secrets_["basic"]})
+    with server:
+        yield FlowServer(url=server.url, token_url=endpoint.config.token_endpoint,
+                         endpoint=endpoint,
                          rsa=rsa, ec=ec, other_rsa=other_rsa, secrets=secrets_)
 

@@ -339,6 +339,39 @@ def test_inspect_wrong_key_and_wrong_audience(runner: CliRunner, sf_key: Signing
     assert aud.exit_code == 1 and "aud-mismatch" in aud.output
 
 
+def test_inspect_layout_lifetime_order_and_unchecked_audience(runner: CliRunner,
+                                                             sf_key: SigningKey) -> None:
+    jwt = _crafted(sf_key, instance_url="https://i.example", exp=int(time.time()) - 10,
+                   sub=None)
+    result = run(runner, "inspect", jwt)
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    # Every name sits in one column, however long the longest claim name is.
+    assert "  iss           c" in lines and "  instance_url  https://i.example" in lines
+    exp_line = next(line for line in lines if line.startswith("  exp "))
+    assert "; lifetime " in exp_line and " ago" in exp_line
+    assert not any(line.lstrip().startswith("lifetime") for line in lines)
+    # Errors come before warnings, whatever order the checks ran in.
+    assert result.output.index("exp-expired") < result.output.index("sub-missing")
+    assert "add --token-url or --audience" in result.output
+    checked = run(runner, "inspect", jwt, "--audience", "https://login.salesforce.com")
+    assert "add --token-url or --audience" not in checked.output
+
+
+def test_explain_wraps_under_its_column(runner: CliRunner) -> None:
+    body = '{"error":"invalid_grant","error_description":"user hasn\'t approved this consumer"}'
+    lines = run(runner, "explain", body).output.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("What to check"))
+    follow = lines[start + 1]
+    assert follow[:15] == " " * 15 and follow[15] != " "
+    assert all(line == line.rstrip() for line in lines)
+
+
+def test_not_a_jwt_claims_no_decoding(runner: CliRunner) -> None:
+    result = run(runner, "inspect", "not-a-token")
+    assert "Decoded" not in result.output and "--token-url" not in result.output
+
+
 def test_inspect_not_a_jwt(runner: CliRunner) -> None:
     result = run(runner, "inspect", "not-a-token")
     assert result.exit_code == 1 and "not-a-jwt" in result.output

@@ -10,7 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jwtbearer.diagnose import KNOWN_ERRORS, explain_error, inspect_assertion
+from jwtbearer.diagnose import (
+    KNOWN_ERRORS,
+    duration,
+    explain_error,
+    inspect_assertion,
+    numeric_date,
+)
 from jwtbearer.errors import JWTBearerError
 from jwtbearer.jws import sign_compact
 from jwtbearer.keys import SigningKey, VerifyingKey
@@ -320,3 +326,31 @@ def test_a_bare_error_code_is_explained() -> None:
     ex = explain_error(None, "invalid_grant")
     assert ex.error == "invalid_grant"
     assert ex.what.startswith("The grant")
+
+
+def test_an_aadsts_number_is_not_taken_for_its_prefix() -> None:
+    # AADSTS500121 (strong authentication failed) starts with AADSTS50012's digits.
+    ex = explain_error(400, {"error": "invalid_grant", "error_description":
+                             "AADSTS500121: Authentication failed during strong authentication."})
+    assert ex.known is None
+    assert ex.provider == "Microsoft Entra ID (Azure AD)"
+    assert ex.what.startswith("The grant")
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(0, "0 s"), (45.9, "45 s"), (-45, "45 s"), (119, "119 s"), (120, "2 min"),
+     (299, "4 min 59 s"), (300, "5 min"), (7200, "2 h"), (7500, "2 h 5 min"),
+     (3 * 86400 + 5, "3 days")],
+)
+def test_duration(seconds: float, text: str) -> None:
+    assert duration(seconds) == text
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [(1_700_000_000, 1_700_000_000.0), (1_700_000_000_000, 1_700_000_000.0), (1.5, 1.5),
+     (True, None), ("1700000000", None), (None, None), ([1], None)],
+)
+def test_numeric_date(value: Any, seconds: float | None) -> None:
+    assert numeric_date(value) == seconds

@@ -608,3 +608,54 @@ def test_public_half_of_a_private_jwk_marked_sign_verifies(
     public = {k: v for k, v in jwk.items() if k != "d"}
     with pytest.raises(KeyLoadError, match="key_ops"):
         VerifyingKey.from_jwk(public)
+
+
+# -- the fully specified Ed25519 name (RFC 9864) and what both key kinds share ------------------
+
+
+def test_ed25519_alg_is_pinned_apart_from_eddsa() -> None:
+    from joserfc import jws as jose_jws
+
+    from jwtbearer import JWSError, load_jwks
+
+    private = ed25519.Ed25519PrivateKey.generate()
+    assert SigningKey(private).alg == "EdDSA"  # the default is unchanged
+    key = SigningKey(private, alg="Ed25519", kid="e1")
+    token = sign_compact({"sub": "x"}, key)
+    assert verify_compact(token, key.verifying_key()).claims() == {"sub": "x"}
+    # joserfc verifies it under the same name, and the JWK carries it.
+    jose_key = OKPKey.import_key(key.public_jwk())
+    assert jose_jws.deserialize_compact(token, jose_key, algorithms=["Ed25519"]).payload
+    assert key.public_jwk()["alg"] == "Ed25519"
+    (loaded,) = load_jwks({"keys": [key.public_jwk()]})
+    assert loaded.alg == "Ed25519" and loaded.verify(b"m", key.sign(b"m"))
+    # The same key registered as EdDSA refuses an Ed25519 token, and the other way round.
+    with pytest.raises(JWSError, match="never by the token"):
+        verify_compact(token, VerifyingKey(private.public_key()))
+    with pytest.raises(JWSError, match="never by the token"):
+        verify_compact(sign_compact({}, SigningKey(private)), loaded)
+
+
+def test_ed25519_alg_refuses_other_keys() -> None:
+    from cryptography.hazmat.primitives.asymmetric import ed448
+
+    with pytest.raises(KeyLoadError, match="not Ed448"):
+        VerifyingKey(ed448.Ed448PrivateKey.generate().public_key(), alg="Ed25519")
+    with pytest.raises(KeyLoadError, match="needs a OKP key"):
+        SigningKey(ec.generate_private_key(ec.SECP256R1()), alg="Ed25519")
+    assert SigningKey.generate("Ed25519").kty == "OKP"
+
+
+def test_verifying_key_with_kid_keeps_key_alg_and_certificate(
+    rsa_key: rsa.RSAPrivateKey,
+) -> None:
+    signing = SigningKey(rsa_key, alg="PS256", certificate=_cert(rsa_key, "renamed"))
+    verifying = signing.verifying_key()
+    renamed = verifying.with_kid("new")
+    assert type(renamed) is VerifyingKey and renamed.kid == "new" and verifying.kid is None
+    assert (renamed.alg, renamed.certificate) == ("PS256", signing.certificate)
+    assert renamed.verify(b"m", signing.sign(b"m")) and not renamed.verify(b"n", signing.sign(b"m"))
+    assert repr(renamed).startswith("VerifyingKey(alg='PS256', kid='new', kty='RSA', bits=")
+    pinned = renamed.with_alg("RS256")
+    assert (pinned.alg, pinned.kid) == ("RS256", "new")
+    assert not pinned.verify(b"m", signing.sign(b"m"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from jwtbearer.errors import ConfigurationError, KeyLoadError
 from jwtbearer.keys import KeyStore, SigningKey, default_key_store
 from jwtbearer.profiles import Profile, load_profiles, profile, profiles_path
 from jwtbearer.stores import MemoryStore, RedisStore, SQLiteStore
-from jwtbearer.testing import MockTokenEndpoint
+from jwtbearer.testing import MockRequest, MockTokenEndpoint
 
 SF_URL = "https://login.example.com/services/oauth2/token"
 
@@ -89,69 +90,68 @@ key = "sf-key"
     assert len(mock.requests) == 1
 
 
-def test_client_credentials_with_a_secret_from_env(home: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SVC_SECRET", "s3cr3t-value")
-    write(home / "profiles.toml", """
+CLIENT_CREDENTIALS = """
 [profiles.svc]
 token_url = "https://idp.example.com/oauth/token"
 grant = "client-credentials"
 client_id = "svc"
-client_secret = "env:SVC_SECRET"
 audience = "https://api.example.com"
 scope = "read write"
 cache = "memory"
-""")
+{auth}
+"""
+
+
+def _basic_credentials(request: MockRequest) -> object:
+    return request.basic_credentials
+
+
+def _posted_secret(request: MockRequest) -> object:
+    return request.form.get("client_secret")
+
+
+def _client_assertion_iss_and_sub(request: MockRequest) -> object:
+    claims = request.client_assertion_claims
+    return None if claims is None else (claims["iss"], claims["sub"])
+
+
+@pytest.mark.parametrize(
+    ("auth", "client_auth", "secret", "sent", "expected"),
+    [
+        pytest.param('client_secret = "env:SVC_SECRET"', "client_secret_basic", "s3cr3t-value",
+                     _basic_credentials, ("svc", "s3cr3t-value"), id="secret-from-env"),
+        # The file name is relative to the profiles file, not to the working directory.
+        pytest.param('client_auth = "client_secret_post"\nclient_secret = "file:secret.txt"',
+                     "client_secret_post", "file-secret", _posted_secret, "file-secret",
+                     id="secret-from-file-relative-to-the-profiles-file"),
+        pytest.param('key = "k.pem"', "private_key_jwt", None, _client_assertion_iss_and_sub,
+                     ("svc", "svc"), id="private-key-jwt-with-a-key-file"),
+    ],
+)
+def test_client_credentials_authenticates_as_configured(
+    home: Path, monkeypatch: pytest.MonkeyPatch, auth: str, client_auth: str, secret: str | None,
+    sent: Callable[[MockRequest], object], expected: object,
+) -> None:
+    monkeypatch.setenv("SVC_SECRET", "s3cr3t-value")
+    write(home / "secret.txt", "file-secret\n")
+    key = SigningKey.generate("ES256")
+    (home / "k.pem").write_bytes(key.private_pem())
+    write(home / "profiles.toml", CLIENT_CREDENTIALS.format(auth=auth))
     prof = load_profiles()["svc"]
-    assert prof.client_auth == "client_secret_basic"
-    assert "s3cr3t-value" not in repr(prof)
+    assert prof.client_auth == client_auth
+    assert "s3cr3t-value" not in repr(prof) and "file-secret" not in repr(prof)
+    if secret is None:
+        assert prof.client_secret is None
+    else:
+        assert prof.resolve_secret(prof.client_secret or "", "client_secret") == secret
     assert isinstance(prof.store(), MemoryStore)
-    mock = MockTokenEndpoint(access_token="cc-token")
+    mock = MockTokenEndpoint(access_token="cc-token", verify_with=key.verifying_key())
     with mock.install():
         assert prof.source().token().access_token == "cc-token"
     request = mock.last_request
-    assert request.basic_credentials == ("svc", "s3cr3t-value")
+    assert sent(request) == expected
     assert request.form["audience"] == "https://api.example.com"
     assert request.form["scope"] == "read write"
-
-
-def test_secret_from_file_relative_to_the_profiles_file(tmp_path: Path) -> None:
-    write(tmp_path / "secret.txt", "file-secret\n")
-    file = write(tmp_path / "p.toml", """
-[profiles.svc]
-token_url = "https://idp.example.com/token"
-grant = "client-credentials"
-client_id = "svc"
-client_auth = "client_secret_post"
-client_secret = "file:secret.txt"
-cache = "memory"
-""")
-    prof = load_profiles(file)["svc"]
-    assert prof.resolve_secret(prof.client_secret or "", "client_secret") == "file-secret"
-    mock = MockTokenEndpoint()
-    with mock.install():
-        prof.source().token()
-    assert mock.last_request.form["client_secret"] == "file-secret"
-
-
-def test_private_key_jwt_with_a_key_file(tmp_path: Path) -> None:
-    key = SigningKey.generate("ES256")
-    (tmp_path / "k.pem").write_bytes(key.private_pem())
-    file = write(tmp_path / "p.toml", """
-[profiles.pk]
-token_url = "https://idp.example.com/token"
-grant = "client-credentials"
-client_id = "svc"
-key = "k.pem"
-cache = "memory"
-""")
-    prof = load_profiles(file)["pk"]
-    assert prof.client_auth == "private_key_jwt"
-    mock = MockTokenEndpoint(verify_with=key.verifying_key())
-    with mock.install():
-        prof.source().token()
-    claims = mock.last_request.client_assertion_claims
-    assert claims is not None and claims["iss"] == claims["sub"] == "svc"
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ from typing import NoReturn
 import typer
 from rich.console import Console
 
+from ..diagnose import duration
 from ..errors import (
     ConfigurationError,
     JWSError,
@@ -168,18 +169,6 @@ def when(epoch: float) -> str:
         return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     except (OverflowError, OSError, ValueError):
         return "out of range"
-
-
-def duration(seconds: float) -> str:
-    """Seconds as a short human duration: ``4 min 59 s``, ``2 h 5 min``, ``3 days``."""
-    s = int(abs(seconds))
-    if s < 120:
-        return f"{s} s"
-    if s < 7200:
-        return f"{s // 60} min {s % 60} s"
-    if s < 172800:
-        return f"{s // 3600} h {s % 3600 // 60} min"
-    return f"{s // 86400} days"
 
 
 def relative(epoch: float, now: float) -> str:

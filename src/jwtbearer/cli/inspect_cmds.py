@@ -5,17 +5,26 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+import textwrap
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from ..diagnose import KNOWN_ERRORS, Explanation, Report, explain_error, inspect_assertion
+from ..diagnose import (
+    KNOWN_ERRORS,
+    Explanation,
+    Report,
+    duration,
+    explain_error,
+    inspect_assertion,
+    numeric_date,
+)
 from ._common import (
     EXIT_CONFIG,
     EXIT_FAILED,
-    duration,
     escape,
     fail,
     load_verifying_keys,
@@ -30,6 +39,7 @@ _MAX_INPUT = 1024 * 1024
 _TIME_CLAIMS = ("iat", "nbf", "exp")
 _MARKS = {"error": "[bold red]✗ error  [/]", "warning": "[yellow]! warning[/]",
           "info": "[cyan]i info   [/]"}
+_LEVEL_ORDER = {"error": 0, "warning": 1, "info": 2}
 
 
 def _read_arg(value: str | None, what: str) -> str:
@@ -40,42 +50,58 @@ def _read_arg(value: str | None, what: str) -> str:
     return value
 
 
+def _hanging(prefix: str, indent: int, text: str) -> str:
+    """``prefix`` (markup, ``indent`` columns wide) then ``text`` escaped and wrapped to the
+    console, continuation lines indented under the text rather than under the prefix."""
+    # Neither hyphens nor long words are broken: codes, URLs and commands stay copyable.
+    lines = textwrap.wrap(escape(text), max(out.width - indent, 40), break_long_words=False,
+                          break_on_hyphens=False) or [""]
+    return prefix + ("\n" + " " * indent).join(lines)
+
+
 def _value(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, default=str)
 
 
-def _print_report(report: Report) -> None:
-    now = report.now
-    if report.signature_valid is None:
-        out.print("[bold yellow]Decoded WITHOUT verifying the signature[/] (add --key, --cert "
-                  "or --jwks to verify it).")
-    elif report.signature_valid:
-        out.print("[bold green]Signature verified[/] with the given key.")
-    else:
-        out.print("[bold red]Signature does NOT verify[/] with the given key.")
+def _time_note(name: str, claims: Mapping[str, Any], now: float) -> str:
+    """The date and distance from now of a time claim; on exp, the lifetime too."""
+    seconds = numeric_date(claims[name]) if name in _TIME_CLAIMS else None
+    if seconds is None:
+        return ""
+    note = f"{when(seconds)} ({relative(seconds, now)}"
+    iat = numeric_date(claims.get("iat"))
+    if name == "exp" and iat is not None:
+        note += f"; lifetime {duration(seconds - iat)}"
+    return f"  {note})"
+
+
+def _print_report(report: Report, *, audience_checked: bool) -> None:
     if report.is_jwt:
+        if report.signature_valid is None:
+            out.print("[bold yellow]Decoded WITHOUT verifying the signature[/] (add --key, "
+                      "--cert or --jwks to verify it).")
+        elif report.signature_valid:
+            out.print("[bold green]Signature verified[/] with the given key.")
+        else:
+            out.print("[bold red]Signature does NOT verify[/] with the given key.")
+        # One column for every name, so a long claim name does not push its value out of line.
+        width = max((len(escape(n)) for n in (*report.header, *report.claims)), default=0)
         out.print("\n[bold]Header[/]")
         for name, value in report.header.items():
-            out.print(f"  {escape(name):<9} {escape(_value(value))}")
+            out.print(f"  {escape(name):<{width}}  {escape(_value(value))}")
         out.print("\n[bold]Claims[/]")
         for name, value in report.claims.items():
-            line = f"  {escape(name):<9} {escape(_value(value))}"
-            if name in _TIME_CLAIMS and isinstance(value, (int, float)) and not isinstance(
-                value, bool
-            ):
-                seconds = value / 1000 if abs(value) >= 100_000_000_000 else value
-                line += f"  {when(seconds)} ({relative(seconds, now)})"
-            out.print(line)
-        exp, iat = report.claims.get("exp"), report.claims.get("iat")
-        if all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (exp, iat)):
-            assert isinstance(exp, (int, float)) and isinstance(iat, (int, float))
-            out.print(f"  lifetime  {duration(exp - iat)} (exp - iat)")
-        out.print(f"\n[bold]Signature[/] <signature: {report.signature_length} bytes>")
+            out.print(f"  {escape(name):<{width}}  {escape(_value(value))}"
+                      f"{_time_note(name, report.claims, report.now)}")
+        out.print("\n[bold]Signature[/]")
+        out.print(f"  <signature: {report.signature_length} bytes> (the value is never printed)")
     out.print("\n[bold]Findings[/]" if report.findings else "\n[bold green]No findings.[/]")
-    for f in report.findings:
-        out.print(f"  {_MARKS[f.level]} {escape(f.code)}: {escape(f.message)}")
+    for f in sorted(report.findings, key=lambda f: _LEVEL_ORDER[f.level]):
+        out.print(_hanging(f"  {_MARKS[f.level]} ", 12, f"{f.code}: {f.message}"))
         if f.fix:
-            out.print(f"            fix: {escape(f.fix)}")
+            out.print(_hanging("            fix: ", 17, f.fix))
+    if report.is_jwt and not audience_checked:
+        out.print("\naud was not checked against a token endpoint: add --token-url or --audience.")
 
 
 def _report_json(report: Report) -> str:
@@ -120,23 +146,18 @@ def inspect_command(
     if as_json:
         typer.echo(_report_json(report))
     else:
-        _print_report(report)
+        _print_report(report, audience_checked=bool(audience or token_url))
     if not report.ok:
         raise typer.Exit(EXIT_FAILED)
 
 
 def _print_explanation(ex: Explanation) -> None:
-    if ex.provider:
-        out.print(f"[bold]Provider[/]       {escape(ex.provider)}")
-    if ex.status is not None:
-        out.print(f"[bold]Status[/]         {ex.status}")
-    if ex.error:
-        out.print(f"[bold]Error[/]          {escape(ex.error)}")
-    if ex.error_description:
-        out.print(f"[bold]Description[/]    {escape(ex.error_description)}")
-    out.print(f"[bold]What it means[/]  {escape(ex.what)}")
-    out.print(f"[bold]Usual causes[/]   {escape(ex.why)}")
-    out.print(f"[bold]What to check[/]  {escape(ex.fix)}")
+    rows = [("Provider", ex.provider), ("Status", None if ex.status is None else str(ex.status)),
+            ("Error", ex.error), ("Description", ex.error_description),
+            ("What it means", ex.what), ("Usual causes", ex.why), ("What to check", ex.fix)]
+    for label, value in rows:
+        if value:
+            out.print(_hanging(f"[bold]{label:<13}[/]  ", 15, value))
 
 
 def explain_command(

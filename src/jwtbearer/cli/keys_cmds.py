@@ -25,6 +25,8 @@ keys_app = typer.Typer(
 StoreOption = Annotated[Path | None, typer.Option(
     "--store", metavar="DIR",
     help="Key store folder (default: $JWTBEARER_HOME/keys, else ~/.config/jwtbearer/keys).")]
+ForceOption = Annotated[bool, typer.Option(
+    "--force", help="Replace an existing key of that name.")]
 
 
 def _store(path: Path | None) -> KeyStore:
@@ -66,8 +68,7 @@ def create(
     days: Annotated[int, typer.Option(help="Certificate validity in days.")] = 365,
     subject: Annotated[str | None, typer.Option(
         help="Certificate common name (default: NAME).")] = None,
-    force: Annotated[bool, typer.Option(
-        "--force", help="Replace an existing key of that name.")] = False,
+    force: ForceOption = False,
     store: StoreOption = None,
 ) -> None:
     """Create an RSA-2048 key and a self-signed certificate to upload to the identity provider."""
@@ -127,8 +128,7 @@ def import_key(
     password_stdin: Annotated[bool, typer.Option(
         "--password-stdin",
         help="Read the file's password from stdin.")] = False,
-    force: Annotated[bool, typer.Option(
-        "--force", help="Replace an existing key of that name.")] = False,
+    force: ForceOption = False,
     store: StoreOption = None,
 ) -> None:
     """Copy a key file into the store (stored unencrypted, mode 0600)."""

@@ -13,12 +13,26 @@ import socket
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from .config import load_config
 from .core import Response, TokenEndpoint
 
-__all__ = ["BackgroundServer", "Endpoint", "TokenApp", "create_app", "listen_socket"]
+if TYPE_CHECKING:
+    import uvicorn
+
+__all__ = [
+    "BackgroundServer",
+    "Endpoint",
+    "TokenApp",
+    "app_for",
+    "create_app",
+    "listen_socket",
+    "serve_config",
+    "uvicorn_server",
+]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -160,6 +174,19 @@ def listen_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     return sock
 
 
+def uvicorn_server(app: Any, *, pure_python: bool = False) -> uvicorn.Server:
+    """A uvicorn server for ``app``: warnings only, no access log, no lifespan.
+
+    uvicorn runs on httptools and uvloop when they are installed (the ``server`` extra pulls
+    them in where they build); ``pure_python`` forces h11 and asyncio, for comparison.
+    """
+    import uvicorn
+
+    stack: dict[str, Any] = {"http": "h11", "loop": "asyncio"} if pure_python else {}
+    return uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False,
+                                         lifespan="off", **stack))
+
+
 class BackgroundServer:
     """Runs an ASGI app under uvicorn in a daemon thread; a context manager.
 
@@ -169,13 +196,10 @@ class BackgroundServer:
 
     def __init__(self, app: Any, *, sock: socket.socket | None = None,
                  start_timeout: float = 10.0) -> None:
-        import uvicorn
-
         self._sock = sock or listen_socket()
         host, port = self._sock.getsockname()[:2]
         self.url = f"http://{host}:{port}"
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
-        self._server = uvicorn.Server(config)
+        self._server = uvicorn_server(app)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]},
                                         name="jwtbearer-server", daemon=True)
         self._start_timeout = start_timeout
@@ -204,3 +228,23 @@ class BackgroundServer:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
+
+
+def serve_config(
+    render: Callable[[str], str], path: Path, *, environ: Mapping[str, str] | None = None
+) -> tuple[BackgroundServer, TokenEndpoint]:
+    """A server on a free loopback port for the configuration ``render(issuer)``.
+
+    The port is taken first, so the issuer (``http://127.0.0.1:PORT``) can name it; the text is
+    written to ``path`` (relative paths in it are relative to that file) and loaded as
+    :func:`load_config` does. The server is returned not yet started: use it as a context
+    manager. A configuration that fails to load releases the port and raises.
+    """
+    sock = listen_socket()
+    try:
+        path.write_text(render(f"http://127.0.0.1:{sock.getsockname()[1]}"), encoding="utf-8")
+        endpoint = TokenEndpoint(load_config(path, environ=environ))
+    except BaseException:
+        sock.close()
+        raise
+    return BackgroundServer(app_for(endpoint), sock=sock), endpoint

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from .._files import _home, _write_file
 from ..errors import ConfigurationError, KeyLoadError
 from ..keys import SigningKey
 from .registry import Client, ClientRegistry, ServerConfigError, parse_client
@@ -89,19 +90,8 @@ def _check_url(value: Any, source: str, key: str) -> str:
     return value.rstrip("/")
 
 
-def _write_key(path: Path, data: bytes) -> None:
-    # Created with mode 0600 from the start, then renamed into place: never readable by others,
-    # never half-written.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
-
-
 def _default_state_dir() -> Path:
-    home = os.environ.get("JWTBEARER_HOME")
-    return (Path(home) if home else Path.home() / ".config" / "jwtbearer") / "server"
+    return _home() / "server"
 
 
 def _signing_key(data: Mapping[str, Any], base: Path, source: str, alg: str) -> SigningKey:
@@ -125,7 +115,9 @@ def _signing_key(data: Mapping[str, Any], base: Path, source: str, alg: str) -> 
             # Generated once and kept, so tokens stay verifiable across restarts.
             key = SigningKey.generate(alg)
             state.mkdir(parents=True, exist_ok=True, mode=0o700)
-            _write_key(path, key.private_pem())
+            # Mode 0600 from creation, then renamed into place: never readable by others,
+            # never half-written.
+            _write_file(path, key.private_pem())
     except (KeyLoadError, ConfigurationError, OSError) as exc:
         raise ServerConfigError(source, "state_dir", f"{path}: {exc}") from None
     return key.with_kid(key.thumbprint())

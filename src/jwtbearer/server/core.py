@@ -17,7 +17,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import quote_plus, unquote_plus
 
 from ..jws import sign_compact
 from ..token import Clock, system_clock
@@ -35,6 +35,10 @@ _log = logging.getLogger("jwtbearer.server")
 _JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True).encode
 _NO_STORE = (("cache-control", "no-store"), ("pragma", "no-cache"))
 _MAX_FIELDS = 32
+# Values every request of a grant carries, decoded once here rather than on each request.
+_KNOWN_VALUES = {quote_plus(v): v for v in (
+    "urn:ietf:params:oauth:grant-type:jwt-bearer",
+    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")}
 _MINIMAL = {
     "invalid_request": "the request is malformed",
     "invalid_client": "client authentication failed",
@@ -95,6 +99,15 @@ class TokenEndpoint:
             allow_audience_array=config.allow_audience_array,
         )
         self._jwks = {"keys": [config.signing_key.public_jwk()]}
+        # Worked out once per client rather than on every request: the secret as bytes for
+        # hmac.compare_digest, and the scope granted when the request names none.
+        self._secrets = {cid: c.client_secret.encode() for cid, c in config.clients.items()
+                         if c.client_secret}
+        self._default_scopes = {cid: " ".join(c.scopes) for cid, c in config.clients.items()}
+        self._clients: dict[str, Client] = dict(config.clients.items())
+        self._signing_key = config.signing_key
+        self._issuer = config.issuer
+        self._default_audience = config.access_token_audience or config.issuer
 
     # -- the other endpoints ----------------------------------------------------------------
 
@@ -178,7 +191,7 @@ class TokenEndpoint:
     # -- client authentication ---------------------------------------------------------------
 
     def _client(self, client_id: str) -> Client:
-        client = self.config.clients.get(client_id)
+        client = self._clients.get(client_id)
         if client is None:
             raise Refusal("invalid_client", f"unknown client {client_id[:80]!r}", status=401)
         return client
@@ -230,9 +243,8 @@ class TokenEndpoint:
                 status=401,
             )
 
-    @staticmethod
-    def _secret(client: Client, secret: str) -> None:
-        expected = (client.client_secret or "").encode()
+    def _secret(self, client: Client, secret: str) -> None:
+        expected = self._secrets.get(client.client_id, b"")
         if not expected or not hmac.compare_digest(expected, secret.encode()):
             raise Refusal("invalid_client", "client secret does not match", status=401)
 
@@ -276,7 +288,7 @@ class TokenEndpoint:
                               f"assertion iss {issuer[:80]!r} is not the authenticated client "
                               f"{client.client_id!r}")
         else:
-            found = self.config.clients.get(issuer)
+            found = self._clients.get(issuer)
             if found is None:
                 raise Refusal("invalid_grant", f"assertion iss {issuer[:80]!r} is not a client")
             client = found
@@ -294,12 +306,15 @@ class TokenEndpoint:
 
     def _issue(self, client: Client, subject: str, form: Mapping[str, str],
                now: float) -> Response:
-        scope = _scope(client, form.get("scope"))
-        audience = self._audience(client, form)
+        requested = form.get("scope")
+        scope = (self._default_scopes[client.client_id] if requested is None
+                 else _scope(client, requested))
+        audience = (self._default_audience if "audience" not in form and "resource" not in form
+                    else self._audience(client, form))
         issued = int(now)
         lifetime = self.config.access_token_lifetime
         claims: dict[str, Any] = {
-            "iss": self.config.issuer,
+            "iss": self._issuer,
             "sub": subject,
             "aud": audience,
             "client_id": client.client_id,
@@ -309,7 +324,7 @@ class TokenEndpoint:
         }
         if scope:
             claims["scope"] = scope
-        token = sign_compact(claims, self.config.signing_key, typ="at+jwt")
+        token = sign_compact(claims, self._signing_key, typ="at+jwt")
         body: dict[str, Any] = {"access_token": token, "token_type": "Bearer",
                                 "expires_in": lifetime}
         if scope:
@@ -347,7 +362,10 @@ def _scope(client: Client, requested: str | None) -> str:
 
 def _unquote(text: str) -> str:
     # unquote_plus only when needed: most names and assertions hold neither '%' nor '+'.
-    return unquote_plus(text, errors="strict") if "%" in text or "+" in text else text
+    if "%" not in text and "+" not in text:
+        return text
+    known = _KNOWN_VALUES.get(text)
+    return known if known is not None else unquote_plus(text, errors="strict")
 
 
 def _parse_form(body: bytes) -> dict[str, str]:

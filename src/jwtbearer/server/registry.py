@@ -170,7 +170,7 @@ def _load_keys(table: Mapping[str, Any], base: Path, source: str, where: str) ->
                 raise KeyLoadError("must be the file name of a PEM certificate or public key")
             key = VerifyingKey.from_file(base / value)
             # The key store signs with kid = the RFC 7638 thumbprint; register the same kid.
-            return [_rebuild(key, key.alg, key.kid or key.thumbprint())]
+            return [key.with_kid(key.kid or key.thumbprint())]
     except KeyLoadError as exc:
         name = "jwks" if "jwks" in table else "certificate"
         raise ServerConfigError(source, f"{where}.{name}", str(exc)) from None
@@ -231,7 +231,7 @@ def parse_client(
         raise ServerConfigError(source, f"{where}.token_endpoint_auth_signing_alg", "a string")
     if alg is not None and keys:
         try:
-            keys = [_rebuild(k, alg, k.kid) for k in keys]
+            keys = [k.with_alg(alg) for k in keys]
         except (KeyLoadError, ConfigurationError) as exc:
             raise ServerConfigError(
                 source, f"{where}.token_endpoint_auth_signing_alg", str(exc)
@@ -281,7 +281,3 @@ def parse_client(
         secret_alg=secret_alg,
         hmac_key=hmac_key,
     )
-
-
-def _rebuild(key: VerifyingKey, alg: str, kid: str | None) -> VerifyingKey:
-    return VerifyingKey(key._key, alg=alg, kid=kid, certificate=key.certificate)

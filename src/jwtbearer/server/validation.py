@@ -26,6 +26,11 @@ _OTHER_HEADERS = ("enc", "zip", "cty", "b64", "crit")
 # logout token must not pass as an assertion.
 _GRANT_TYPS = frozenset({"jwt", "application/jwt"})
 _CLIENT_TYPS = _GRANT_TYPS | {"client-authentication+jwt", "application/client-authentication+jwt"}
+# Headers that passed, by (encoded header, client assertion?): a client signs every assertion
+# with the same header, so it is parsed and vetted once, not on every request. Bounded; a
+# stream of distinct headers only costs the parsing it would cost without the cache.
+_PASSED: dict[tuple[str, bool], dict[str, Any]] = {}
+_PASSED_MAX = 1024
 
 
 class Refusal(Exception):
@@ -62,6 +67,11 @@ def check_header(token: str, *, client_assertion: bool, max_size: int) -> dict[s
         raise Refusal(
             "invalid_request", f"assertion is {len(token)} bytes, over the {max_size} byte cap"
         )
+    segment = token.partition(".")[0]
+    passed = _PASSED.get((segment, client_assertion))
+    if passed is not None:
+        # The rest of the token's shape is checked by read_claims and verify_compact.
+        return dict(passed)
     try:
         header = unverified_header(token, max_length=max_size)
     except JWSError as exc:
@@ -89,6 +99,10 @@ def check_header(token: str, *, client_assertion: bool, max_size: int) -> dict[s
             f"assertion typ {_show(typ)} is not a JWT assertion (RFC 8725 §3.11); send typ JWT",
             status=status,
         )
+    if all(not isinstance(v, (dict, list)) for v in header.values()):
+        if len(_PASSED) >= _PASSED_MAX:
+            _PASSED.clear()
+        _PASSED[segment, client_assertion] = dict(header)
     return header
 
 
@@ -146,7 +160,8 @@ def validate_assertion(
     if not keys:
         raise Refusal(code, f"client {client_id!r} has no key to verify a {kind}", status=status)
     try:
-        verify_compact(token, keys, max_length=policy.max_size)
+        # One key goes in alone: verify_compact then skips choosing among candidates.
+        verify_compact(token, keys[0] if len(keys) == 1 else keys, max_length=policy.max_size)
     except JWSError as exc:
         raise Refusal(code, f"{kind} refused: {exc}", status=status) from None
     iss = claims.get("iss")
