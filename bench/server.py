@@ -1,17 +1,21 @@
 """Token endpoint throughput: the reference server against its no-crypto ceiling and two peers.
 
 Load comes from a second process on loopback: ``wrk -t1 -c8`` for a fixed time per run, POST
-bodies rotated by a Lua script. Every server runs one process, no access log:
+bodies rotated by a Lua script, the same bodies for every server of a comparison. Every server
+runs one process, no access log:
 
 - ours, JWT bearer with an RS256 assertion (distinct pre-signed assertions, so the jti replay
-  cache accepts each), against the same Starlette app with validation and signing removed
-  (form parsed, a fixed answer of the same size: the ceiling);
+  cache accepts each), against the same ASGI app with validation and signing removed (form
+  parsed, a fixed answer of the same size: the ceiling);
 - ours, client_credentials with client_secret_basic, against oidc-provider (npm, Node.js) and a
-  minimal Authlib AuthorizationServer on Flask (RFC 9068 JWT access tokens, like ours).
+  minimal Authlib AuthorizationServer on Flask (RFC 9068 JWT access tokens, like ours);
+- ours and the ceiling again on uvicorn's pure-Python stack (h11 + asyncio), which is what runs
+  when httptools and uvloop are not installed.
 
 Runs are interleaved over ``ROUNDS`` rounds and the median round is reported. Bounded: about
-90 s in all. ``python bench/server.py`` runs it and writes the ``server`` section of
-bench/RESULTS.md; ``--serve NAME --port P --dir D`` is how it starts each Python server.
+2 minutes in all. ``python bench/server.py`` runs it and writes the ``server`` section of
+bench/RESULTS.md; ``--serve NAME --fd N --dir D`` is how it starts each of our servers, on a
+socket the harness opened (so the issuer could name its port before the server started).
 """
 
 from __future__ import annotations
@@ -19,20 +23,21 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import os
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 ROUNDS = 3
-DURATION = 4  # seconds of load per run
+DURATION = 3  # seconds of load per run
 WARMUP = 1
 CONNECTIONS = 8
 SECRET = "bench-secret-0123456789abcdef"
@@ -67,18 +72,14 @@ end
 
 # -- the servers ------------------------------------------------------------------------------
 
-def config_text(port: int) -> str:
+def config_text(issuer: str) -> str:
+    from jwtbearer.demo import connected_app_table
+
     return f"""
-issuer = "http://127.0.0.1:{port}"
+issuer = "{issuer}"
 state_dir = "state"
 max_assertion_lifetime = 3600
-[[clients]]
-client_id = "svc"
-token_endpoint_auth_method = "none"
-certificate = "keys/svc.crt.pem"
-grant_types = ["{JWT_BEARER}"]
-scopes = ["api"]
-subjects = ["alice@example.com"]
+{connected_app_table("svc", certificate="keys/svc.crt.pem", subjects=("alice@example.com",))}
 [[clients]]
 client_id = "bench"
 token_endpoint_auth_method = "client_secret_basic"
@@ -172,30 +173,30 @@ def authlib_app(port: int) -> Any:
     return app
 
 
-def serve(name: str, port: int, workdir: Path) -> None:
-    """Run one Python server in this process (called as a subprocess by the bench)."""
-    import uvicorn
+def serve_authlib(port: int) -> None:
+    """Run the Authlib server in this process (called as a subprocess by the bench)."""
+    from werkzeug.serving import run_simple
 
-    if name == "authlib":
-        from werkzeug.serving import run_simple
+    run_simple("127.0.0.1", port, authlib_app(port), threaded=True)
 
-        run_simple("127.0.0.1", port, authlib_app(port), threaded=True)
-        return
-    from jwtbearer.server.app import app_for, create_app
+
+def serve(name: str, fd: int, workdir: Path) -> None:
+    """Run one of our servers on the listening socket ``fd`` (called as a subprocess)."""
+    from jwtbearer.server.app import app_for, create_app, uvicorn_server
     from jwtbearer.server.config import load_config
     from jwtbearer.server.core import TokenEndpoint
 
     endpoint = TokenEndpoint(load_config(workdir / "server.toml"))
-    if name == "ours":
-        app = app_for(endpoint)
+    if name.startswith("ours"):
+        app: Any = app_for(endpoint)
     else:
         # Answer a token of the size ours issues: sign one sample once, at start.
         basic = "Basic " + base64.b64encode(f"bench:{SECRET}".encode()).decode()
         sample = endpoint.token(b"grant_type=client_credentials&scope=api", {
             "content-type": "application/x-www-form-urlencoded", "authorization": basic})
         app = create_app(CeilingEndpoint(answer_size=len(sample.body["access_token"])))
-    uvicorn.run(app, host="127.0.0.1", port=port, workers=1, access_log=False,
-                log_level="warning")
+    sock = socket.socket(fileno=fd)
+    uvicorn_server(app, pure_python=name.endswith("-h11")).run(sockets=[sock])
 
 
 # -- the harness --------------------------------------------------------------------------------
@@ -230,7 +231,8 @@ def wrk(port: int, bodies: Path, auth: str, duration: int, script: Path) -> dict
     return result
 
 
-def make_assertions(workdir: Path, port: int, count: int, tag: str) -> Path:
+def make_assertions(workdir: Path, issuer: str, count: int, tag: str) -> Path:
+    """``count`` JWT bearer request bodies, each with a distinct RS256 assertion (new jti)."""
     from urllib.parse import urlencode
 
     from jwtbearer.assertion import make_assertion
@@ -241,8 +243,8 @@ def make_assertions(workdir: Path, port: int, count: int, tag: str) -> Path:
     path = workdir / f"bearer-{tag}.txt"
     with path.open("w") as fh:
         for _ in range(count):
-            assertion = make_assertion(key=key, iss="svc", sub="alice@example.com",
-                                       aud=f"http://127.0.0.1:{port}", now=now, lifetime=900)
+            assertion = make_assertion(key=key, iss="svc", sub="alice@example.com", aud=issuer,
+                                       now=now, lifetime=900)
             fh.write(urlencode({"grant_type": JWT_BEARER, "assertion": assertion}) + "\n")
     return path
 
