@@ -10,7 +10,7 @@ import jwtbearer.server
 SERVER = Path(jwtbearer.server.__file__).parent
 CLIENT_MODULES = {"client", "client_auth", "grants", "protocol", "exchange", "caching",
                   "httpauth", "profiles", "testing"}
-EXTRA = {"starlette", "uvicorn"}
+EXTRA = {"starlette", "uvicorn", "httptools", "uvloop"}
 
 
 def imports(path: Path) -> set[str]:

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -16,6 +17,10 @@ import typer
 from typer.testing import CliRunner
 
 from jwtbearer.cli import server_cmds
+from jwtbearer.server.app import BackgroundServer, app_for, listen_socket, serve_config
+from jwtbearer.server.config import load_config
+from jwtbearer.server.core import TokenEndpoint
+from jwtbearer.server.registry import ServerConfigError
 
 JWT_RE = re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{20,}")
 
@@ -95,3 +100,67 @@ def test_serve_runs_uvicorn_on_the_given_port(tmp_path: Path) -> None:
         output = proc.communicate(timeout=10)[0].decode()
     assert "client_secret_post" in output  # the client table printed at start
     assert "a-secret-from-env" not in output
+
+
+def _cc_config(secret: str) -> Callable[[str], str]:
+    def render(issuer: str) -> str:
+        return (f'issuer = "{issuer}"\nstate_dir = "state"\n[[clients]]\nclient_id = "c"\n'
+                'token_endpoint_auth_method = "client_secret_basic"\n'
+                f'client_secret = "{secret}"\ngrant_types = ["client_credentials"]\n')
+    return render
+
+
+@pytest.mark.parametrize("pure_python", [False, True], ids=["default-stack", "h11-asyncio"])
+def test_the_app_answers_http_edges_on_either_uvicorn_stack(tmp_path: Path,
+                                                             pure_python: bool) -> None:
+    sock = listen_socket()
+    config = tmp_path / "server.toml"
+    config.write_text(_cc_config("s3cret-value")(f"http://127.0.0.1:{sock.getsockname()[1]}"))
+    endpoint = TokenEndpoint(load_config(config))
+    server = BackgroundServer(app_for(endpoint), sock=sock, pure_python=pure_python)
+    with server, httpx.Client(base_url=server.url, timeout=5.0) as http:
+        token = http.post("/token", data={"grant_type": "client_credentials"},
+                          auth=("c", "s3cret-value"))
+        assert token.status_code == 200, token.text
+        assert token.headers["content-type"] == "application/json"
+        assert token.headers["cache-control"] == "no-store"
+        assert token.json()["access_token"].count(".") == 2
+        refused = http.post("/token", data={"grant_type": "client_credentials"},
+                            auth=("c", "wrong"))
+        assert (refused.status_code, refused.json()["error"]) == (401, "invalid_client")
+        assert refused.headers["www-authenticate"].startswith("Basic ")
+        get_token = http.get("/token")
+        assert (get_token.status_code, get_token.headers["allow"]) == (405, "POST")
+        post_jwks = http.post("/jwks")
+        assert (post_jwks.status_code, post_jwks.headers["allow"]) == (405, "GET, HEAD")
+        head = http.head("/healthz")
+        assert (head.status_code, head.content) == (200, b"")
+        assert http.get("/healthz").json() == {"status": "ok"}
+        assert http.get("/jwks").json()["keys"][0]["alg"] == "EdDSA"
+        meta = http.get("/.well-known/oauth-authorization-server").json()
+        assert meta["token_endpoint"] == endpoint.config.token_endpoint
+        missing = http.get("/nowhere")
+        assert (missing.status_code, missing.json()) == (404, {"error": "not_found"})
+
+        def chunks() -> Iterator[bytes]:
+            for _ in range(20):
+                yield b"x" * 4096
+
+        chunked = http.post("/token", content=chunks(),
+                            headers={"content-type": "application/x-www-form-urlencoded"})
+        assert (chunked.status_code, chunked.json()["error"]) == (413, "invalid_request")
+
+
+def test_serve_config_releases_the_port_when_the_config_is_refused(tmp_path: Path) -> None:
+    issuers: list[str] = []
+
+    def render(issuer: str) -> str:
+        issuers.append(issuer)
+        return f'issuer = "{issuer}"\nleway = 3\n'
+
+    with pytest.raises(ServerConfigError, match="leway"):
+        serve_config(render, tmp_path / "server.toml")
+    port = int(issuers[0].rsplit(":", 1)[1])
+    with socket.socket() as sock:  # the port is free again: the listening socket was closed
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port))

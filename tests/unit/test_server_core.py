@@ -13,12 +13,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jwtbearer.assertion import make_assertion
-from jwtbearer.jws import verify_compact
+from jwtbearer.jws import sign_compact, verify_compact
 from jwtbearer.keys import SigningKey, load_jwks
 from jwtbearer.server.config import ServerConfig, parse_config
 from jwtbearer.server.core import CLIENT_ASSERTION_TYPE, TokenEndpoint
 from jwtbearer.server.registry import JWT_BEARER
 from jwtbearer.server.replay import MemoryReplayCache
+from jwtbearer.server.validation import Refusal, check_header
 
 ISSUER = "https://as.example.com"
 NOW = 1_800_000_000.0
@@ -270,3 +271,37 @@ def test_client_authentication_typ_only_for_client_assertions(endpoint: TokenEnd
                           "jti": "g-typ"}, rsa, typ="client-authentication+jwt")
     status, body, _ = post(endpoint, {"grant_type": JWT_BEARER, "assertion": grant})
     assert (status, body["error"]) == (400, "invalid_grant") and "typ" in body["error_description"]
+
+
+def test_a_vetted_header_is_remembered_per_kind_of_assertion(rsa: SigningKey) -> None:
+    # typ client-authentication+jwt passes for a client assertion; the same header, remembered
+    # from that check, must still be refused for a grant assertion (RFC 8725 §3.11).
+    token = sign_compact({"iss": "x"}, rsa, typ="client-authentication+jwt")
+    for _ in range(2):
+        assert check_header(token, client_assertion=True, max_size=16_384)["typ"] == (
+            "client-authentication+jwt")
+        with pytest.raises(Refusal, match="typ") as refused:
+            check_header(token, client_assertion=False, max_size=16_384)
+        assert refused.value.error == "invalid_grant"
+
+
+def test_a_remembered_header_does_not_let_a_malformed_token_through(
+        endpoint: TokenEndpoint, rsa: SigningKey) -> None:
+    fields = bearer(endpoint, rsa, NOW)
+    assert post(endpoint, fields)[0] == 200  # the header is now remembered
+    header, payload, signature = fields["assertion"].split(".")
+    for broken in (f"{header}.{payload}", f"{header}.{payload}!.{signature}",
+                   f"{header}.{payload}.{signature}.x.y", f"{header}..{signature}"):
+        status, body, _ = post(endpoint, {**fields, "assertion": broken})
+        assert (status, body["error"]) == (400, "invalid_grant"), broken
+    tampered = f"{header}.{payload[:-2]}AA.{signature}"
+    status, body, _ = post(endpoint, {**fields, "assertion": tampered})
+    assert (status, body["error"]) == (400, "invalid_grant")
+
+
+def test_known_encoded_values_decode_as_any_other(endpoint: TokenEndpoint, rsa: SigningKey) -> None:
+    fields = bearer(endpoint, rsa, NOW)
+    # The common encoding (':' as %3A) and a needlessly encoded one ('-' as %2D) both work.
+    loose = urlencode(fields).replace("grant-type", "grant%2Dtype").encode()
+    assert post(endpoint, loose)[0] == 200
+    assert post(endpoint, bearer(endpoint, rsa, NOW))[0] == 200

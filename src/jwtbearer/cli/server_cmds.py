@@ -16,12 +16,11 @@ from ._common import EXIT_CONFIG, EXIT_FAILED
 
 __all__ = ["register"]
 
-_INSTALL_HINT = "the server needs Starlette and uvicorn: pip install 'jwtbearer[server]'"
+_INSTALL_HINT = "the server needs uvicorn: pip install 'jwtbearer[server]'"
 
 
 def _server_extra(console: Console) -> None:
     try:
-        import starlette  # noqa: F401
         import uvicorn  # noqa: F401
     except ImportError:
         console.print(f"[red]error:[/] {escape(_INSTALL_HINT)}")

@@ -1,7 +1,7 @@
 """The reference token endpoint (RFC 7523, RFC 6749 §4.4, RFC 9068 access tokens).
 
-``core`` is pure and needs nothing beyond jwtbearer's own dependencies; ``app`` (Starlette) and
-running it (uvicorn) need the ``server`` extra: ``pip install 'jwtbearer[server]'``.
+``core`` is pure and needs nothing beyond jwtbearer's own dependencies; ``app`` is a plain ASGI
+app, and running it needs uvicorn, the ``server`` extra: ``pip install 'jwtbearer[server]'``.
 """
 
 from .config import ServerConfig, load_config, parse_config

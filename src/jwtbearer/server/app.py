@@ -1,10 +1,10 @@
 """The ASGI app around :class:`TokenEndpoint`, and a way to run it on loopback.
 
 The app only moves bytes: it reads at most ``max_body_size`` bytes of a body, hands them and
-the headers to the pure core, and writes the JSON answer. It is plain ASGI (four fixed routes
-need no framework, and a framework's request and response objects cost more per request than
-the token logic of a client_credentials grant); uvicorn runs it, on httptools and uvloop when
-they are installed (the ``server`` extra), else on h11 and asyncio.
+the headers to the pure core, and writes the JSON answer. It is plain ASGI: four fixed routes
+need no framework, and a framework's request, response and routing objects cost time on every
+request. uvicorn runs it, on httptools and uvloop when they are installed (the ``server``
+extra), else on h11 and asyncio.
 """
 
 from __future__ import annotations
@@ -192,14 +192,15 @@ class BackgroundServer:
 
     Give it a socket from :func:`listen_socket` when the URL must be known before the app
     exists (the issuer names the port). Stopping sets ``should_exit`` and joins the thread.
+    ``pure_python`` is as for :func:`uvicorn_server`.
     """
 
     def __init__(self, app: Any, *, sock: socket.socket | None = None,
-                 start_timeout: float = 10.0) -> None:
+                 start_timeout: float = 10.0, pure_python: bool = False) -> None:
         self._sock = sock or listen_socket()
         host, port = self._sock.getsockname()[:2]
         self.url = f"http://{host}:{port}"
-        self._server = uvicorn_server(app)
+        self._server = uvicorn_server(app, pure_python=pure_python)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]},
                                         name="jwtbearer-server", daemon=True)
         self._start_timeout = start_timeout
