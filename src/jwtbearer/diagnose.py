@@ -2,10 +2,11 @@
 
 :func:`inspect_assertion` decodes an assertion WITHOUT trusting it and lists what a token
 endpoint would object to (RFC 7519 §4.1, RFC 7523 §3, RFC 8725), verifying the signature only
-when a key is given. :func:`explain_error` turns an error answer (RFC 6749 §5.2) into what it
-means, why it usually happens and what to check, recognising the wording of Salesforce, Okta,
-Microsoft Entra ID (Azure AD), Auth0, PingOne and Google from :data:`KNOWN_ERRORS` (the table
-lives in ``jwtbearer._known_errors`` and is re-exported here).
+when a key is given; the rules it applies live in ``jwtbearer._lint``. :func:`explain_error`
+turns an error answer (RFC 6749 §5.2) into what it means, why it usually happens and what to
+check, recognising the wording of Salesforce, Okta, Microsoft Entra ID (Azure AD), Auth0,
+PingOne and Google from :data:`KNOWN_ERRORS` (the table lives in ``jwtbearer._known_errors``).
+Both modules' public names are re-exported here.
 
 Neither function raises anything but a :class:`~jwtbearer.errors.JWTBearerError`; input that is
 not a JWT gives a report that says so.
@@ -18,20 +19,28 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal
-from urllib.parse import parse_qsl, urlsplit
+from typing import Any
+from urllib.parse import parse_qsl
 
 from ._known_errors import AAD, AADSTS_CODE, GENERIC_BY_CODE, KNOWN_ERRORS, KnownError, find_known
 
-# The provider names stay importable from here, where they were first defined.
+# The provider names and the lint rules' names stay importable from here, where they were
+# first defined; the CLI formats times with duration and numeric_date.
 from ._known_errors import AUTH0 as AUTH0
 from ._known_errors import GOOGLE as GOOGLE
 from ._known_errors import OKTA as OKTA
 from ._known_errors import PING as PING
 from ._known_errors import SF as SF
+from ._lint import COMMON_MAX_LIFETIME as COMMON_MAX_LIFETIME
+from ._lint import SALESFORCE_MAX_LIFETIME as SALESFORCE_MAX_LIFETIME
+from ._lint import SKEW as SKEW
+from ._lint import Finding, check_header, check_identity, check_times
+from ._lint import Level as Level
+from ._lint import duration as duration
+from ._lint import numeric_date as numeric_date
 from .errors import JWSError, redact
 from .jws import b64url_decode, parse_json_object, verify_compact
-from .keys import ALGORITHMS, SigningKey, VerifyingKey
+from .keys import SigningKey, VerifyingKey
 
 __all__ = [
     "KNOWN_ERRORS",
@@ -43,33 +52,7 @@ __all__ = [
     "inspect_assertion",
 ]
 
-Level = Literal["error", "warning", "info"]
-
-#: Lifetime above which Salesforce refuses an assertion (its rule is 3 minutes, plus skew).
-SALESFORCE_MAX_LIFETIME = 300
-#: Lifetime above which Okta, PingOne, Google and the reference server refuse an assertion.
-COMMON_MAX_LIFETIME = 3600
-#: Clock skew tolerated before a time in the future is an error rather than a warning.
-SKEW = 60
-_MS_THRESHOLD = 100_000_000_000  # NumericDate seconds reach this in the year 5138
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
-_UNSAFE_HEADERS = {
-    "jku": "a URL to fetch keys from",
-    "x5u": "a URL to fetch a certificate from",
-    "jwk": "an embedded public key",
-    "x5c": "an embedded certificate chain",
-}
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Finding:
-    """One observation about an assertion: ``level`` error (a server will refuse it), warning
-    (some servers will) or info; ``code`` is stable (e.g. ``exp-milliseconds``)."""
-
-    level: Level
-    code: str
-    message: str
-    fix: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -106,9 +89,22 @@ class Report:
         return {f.code for f in self.findings}
 
 
-def _not_jwt(message: str, now: float, fix: str | None = None) -> Report:
-    finding = Finding(level="error", code="not-a-jwt", message=message, fix=fix)
-    return Report(is_jwt=False, findings=(finding,), now=now)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Explanation:
+    """What an error answer means: ``what`` it says, ``why`` it usually happens, ``fix``
+    what to check; ``provider`` when the wording is recognisable."""
+
+    status: int | None
+    error: str | None
+    error_description: str | None
+    what: str
+    why: str
+    fix: str
+    provider: str | None = None
+    known: KnownError | None = field(default=None, repr=False)
+
+
+# -- inspecting an assertion ----------------------------------------------------------------
 
 
 def inspect_assertion(
@@ -146,9 +142,9 @@ def inspect_assertion(
     except JWSError as exc:
         return _not_jwt(f"not a JWT: {exc}", now)
     findings: list[Finding] = []
-    findings += _check_header(header, signature)
-    findings += _check_times(claims, now)
-    findings += _check_identity(claims, expected_audience)
+    findings += check_header(header, signature)
+    findings += check_times(claims, now)
+    findings += check_identity(claims, expected_audience)
     valid: bool | None = None
     if key is not None:
         try:
@@ -174,6 +170,11 @@ def inspect_assertion(
     )
 
 
+def _not_jwt(message: str, now: float, fix: str | None = None) -> Report:
+    finding = Finding(level="error", code="not-a-jwt", message=message, fix=fix)
+    return Report(is_jwt=False, findings=(finding,), now=now)
+
+
 _PASTED_PREFIXES = ("bearer ", "assertion=", "client_assertion=")
 
 
@@ -187,284 +188,7 @@ def _clean(token: str) -> str:
     return token
 
 
-def _check_header(header: Mapping[str, Any], signature: bytes) -> list[Finding]:
-    out: list[Finding] = []
-    alg = header.get("alg")
-    if not isinstance(alg, str):
-        out.append(Finding(level="error", code="alg-missing", message="the header has no alg",
-                           fix="Sign with RS256 (Salesforce, Google) or the key's algorithm."))
-    elif alg.lower() == "none" or not signature:
-        out.append(Finding(
-            level="error", code="alg-none",
-            message="the assertion is unsigned (alg none or an empty signature)",
-            fix="Every server refuses unsigned assertions (RFC 8725 §3.2); sign it.",
-        ))
-    elif alg.startswith("HS"):
-        out.append(Finding(
-            level="warning", code="alg-hmac",
-            message=f"{alg} is an HMAC over a shared secret: only client_secret_jwt uses it",
-            fix="A JWT bearer grant or private_key_jwt needs an asymmetric key (RS256/ES256): "
-            "the server holds only the public key or certificate.",
-        ))
-    elif alg not in ALGORITHMS:
-        out.append(Finding(level="error", code="alg-unknown", message=f"unknown alg {alg!r}",
-                           fix="Use RS256, PS256, ES256 or EdDSA."))
-    typ = header.get("typ")
-    if typ is not None and (not isinstance(typ, str) or typ.lower() not in ("jwt", "jose")):
-        out.append(Finding(
-            level="warning", code="typ-unexpected",
-            message=f"typ {typ!r} names another kind of JWT; strict servers refuse it",
-            fix='Use typ "JWT" or leave it out (RFC 8725 §3.11).',
-        ))
-    if "crit" in header:
-        out.append(Finding(
-            level="error", code="header-crit",
-            message=f"crit {header['crit']!r}: servers that do not know these extensions "
-            "must refuse the JWS (RFC 7515 §4.1.11)", fix="Remove the crit header.",
-        ))
-    for name, what in _UNSAFE_HEADERS.items():
-        if name in header:
-            out.append(Finding(
-                level="warning", code=f"header-{name}",
-                message=f"the header carries {name} ({what}); servers never trust keys named "
-                "by the token itself and strict ones refuse it (RFC 8725 §3.10)",
-                fix=f"Remove {name}: the server verifies with the key registered for the client.",
-            ))
-    if "kid" not in header and not str(alg).startswith("HS"):
-        out.append(Finding(
-            level="info", code="kid-missing",
-            message="no kid: fine where one key is registered (Salesforce, Google with its "
-            "own key id); servers holding a JWK Set for the client (Okta, PingOne) need it",
-            fix="Set kid to the key's id in the uploaded JWKS (jwtbearer keys show NAME).",
-        ))
-    return out
-
-
-def _time_value(claims: Mapping[str, Any], name: str) -> tuple[float | None, list[Finding]]:
-    """The claim as a number, with findings for a wrong type or milliseconds."""
-    if name not in claims:
-        return None, []
-    value = claims[name]
-    if isinstance(value, str):
-        return None, [Finding(
-            level="error", code=f"{name}-string",
-            message=f"{name} is a string ({value!r}); NumericDate is a JSON number (RFC 7519 §2)",
-            fix=f"Send {name} as an integer number of seconds, without quotes.",
-        )]
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None, [Finding(level="error", code=f"{name}-not-number",
-                              message=f"{name} is not a number ({type(value).__name__})",
-                              fix=f"Send {name} as integer seconds since 1970.")]
-    out: list[Finding] = []
-    if isinstance(value, float) and not value.is_integer():
-        out.append(Finding(
-            level="warning", code=f"{name}-float",
-            message=f"{name} has a fraction ({value}); some servers (Salesforce) refuse it",
-            fix=f"Send {name} as whole seconds: int(time.time()).",
-        ))
-    if abs(value) >= _MS_THRESHOLD:
-        out.append(Finding(
-            level="error", code=f"{name}-milliseconds",
-            message=f"{name} = {value} looks like milliseconds; NumericDate is seconds",
-            fix=f"Divide by 1000: {name} = int(time.time()) + ..., not Date.now() or "
-            "System.currentTimeMillis().",
-        ))
-        return value / 1000.0, out
-    return float(value), out
-
-
-def _check_times(claims: Mapping[str, Any], now: float) -> list[Finding]:
-    out: list[Finding] = []
-    exp, found = _time_value(claims, "exp")
-    out += found
-    iat, found = _time_value(claims, "iat")
-    out += found
-    nbf, found = _time_value(claims, "nbf")
-    out += found
-    if "exp" not in claims:
-        out.append(Finding(level="error", code="exp-missing",
-                           message="no exp: RFC 7523 §3 requires an expiry",
-                           fix="Set exp = now + 300 (seconds)."))
-    if exp is not None and "exp-milliseconds" not in {f.code for f in out}:
-        left = exp - now
-        if left <= 0:
-            out.append(Finding(
-                level="error", code="exp-expired",
-                message=f"expired {duration(-left)} ago",
-                fix="Sign a fresh assertion right before each token request; check the clock.",
-            ))
-        elif left > COMMON_MAX_LIFETIME:
-            out.append(Finding(
-                level="error", code="exp-too-far",
-                message=f"exp is {duration(left)} away: Okta, PingOne, Google and strict "
-                "servers refuse more than 60 minutes",
-                fix="Use a lifetime of a few minutes (300 s).",
-            ))
-        elif left > SALESFORCE_MAX_LIFETIME:
-            out.append(Finding(
-                level="warning", code="exp-far",
-                message=f"exp is {duration(left)} away: Salesforce wants exp within 3 minutes "
-                "(it tolerates about 5 with skew)",
-                fix="Use a lifetime of at most 300 s for Salesforce.",
-            ))
-    if "iat" not in claims:
-        out.append(Finding(
-            level="info", code="iat-missing",
-            message="no iat: optional in RFC 7523, but Google and Keycloak require it",
-            fix="Add iat = now.",
-        ))
-    elif iat is not None and "iat-milliseconds" not in {f.code for f in out}:
-        if iat > now + SKEW:
-            out.append(Finding(level="error", code="iat-future",
-                               message=f"iat is {duration(iat - now)} in the future",
-                               fix="Check this machine's clock (NTP); use iat = now."))
-        elif iat > now:
-            out.append(Finding(level="warning", code="iat-future",
-                               message=f"iat is {duration(iat - now)} ahead of now",
-                               fix="A clock running fast; servers allow little skew."))
-        elif now - iat > COMMON_MAX_LIFETIME:
-            out.append(Finding(level="warning", code="iat-old",
-                               message=f"iat is {duration(now - iat)} old; servers refuse "
-                               "assertions issued long ago", fix="Sign a fresh assertion."))
-    if nbf is not None and "nbf-milliseconds" not in {f.code for f in out} and nbf > now:
-        level: Level = "error" if nbf > now + SKEW else "warning"
-        out.append(Finding(level=level, code="nbf-future",
-                           message=f"nbf is {duration(nbf - now)} in the future: not valid yet",
-                           fix="Set nbf = now - 30 (or leave it out); check the clock."))
-    if "jti" not in claims:
-        out.append(Finding(
-            level="warning", code="jti-missing",
-            message="no jti: servers with a replay cache (Okta, PingOne, the reference server) "
-            "require a unique id", fix="Add jti = a fresh random string per assertion.",
-        ))
-    elif not isinstance(claims["jti"], str) or not claims["jti"]:
-        out.append(Finding(level="error", code="jti-not-string",
-                           message="jti must be a non-empty string (RFC 7519 §4.1.7)",
-                           fix="Use a random string such as secrets.token_urlsafe(16)."))
-    return out
-
-
-def _norm(url: str) -> str:
-    return url.strip().rstrip("/").lower()
-
-
-def _audience_matches(aud: str, expected: str) -> bool:
-    """aud is the expected URL, or an issuer whose URL is a prefix of it (RFC 7523 §3 item 3)."""
-    a, e = _norm(aud), _norm(expected)
-    return a == e or e.startswith(a + "/") or a.startswith(e + "/")
-
-
-def _check_identity(claims: Mapping[str, Any], expected: str | None) -> list[Finding]:
-    out: list[Finding] = []
-    if not isinstance(claims.get("iss"), str) or not claims["iss"]:
-        out.append(Finding(level="error", code="iss-missing", message="no iss (RFC 7523 §3)",
-                           fix="Set iss to the client id (Salesforce: the consumer key)."))
-    if "sub" not in claims:
-        out.append(Finding(
-            level="warning", code="sub-missing",
-            message="no sub: the JWT bearer grant needs the user (Salesforce: the username); "
-            "a client assertion needs sub = iss = client id", fix="Set sub.",
-        ))
-    aud = claims.get("aud")
-    if aud is None:
-        out.append(Finding(level="error", code="aud-missing", message="no aud (RFC 7523 §3)",
-                           fix="Set aud to the token endpoint URL or the server's issuer "
-                           "(Salesforce: https://login.salesforce.com)."))
-        return out
-    if isinstance(aud, list):
-        out.append(Finding(
-            level="warning", code="aud-array",
-            message="aud is an array; many servers want one string and strict ones refuse "
-            "arrays (audience injection, draft-ietf-oauth-rfc7523bis)",
-            fix="Send aud as a single string.",
-        ))
-        values = [a for a in aud if isinstance(a, str)]
-    elif isinstance(aud, str):
-        values = [aud]
-    else:
-        out.append(Finding(level="error", code="aud-not-string",
-                           message="aud must be a string", fix="Send aud as a URL string."))
-        return out
-    if expected and not any(_audience_matches(v, expected) for v in values):
-        host = (urlsplit(expected).hostname or "").lower()
-        fix = f"Set aud to {expected!r} or the server's issuer."
-        if host.endswith(("salesforce.com", "force.com")):
-            fix = ("Salesforce wants aud = https://login.salesforce.com (production), "
-                   "https://test.salesforce.com (sandbox) or the Experience Cloud site URL.")
-        out.append(Finding(level="error", code="aud-mismatch",
-                           message=f"aud {aud!r} does not match {expected!r}", fix=fix))
-    return out
-
-
-def duration(seconds: float) -> str:
-    """Seconds, of either sign, as a short human duration: ``45 s``, ``4 min 59 s``, ``5 min``,
-    ``2 h 5 min``, ``3 days``. The one formatter for the findings and the CLI's time columns."""
-    s = int(abs(seconds))
-    if s < 120:
-        return f"{s} s"
-    if s < 7200:
-        return f"{s // 60} min" + (f" {s % 60} s" if s % 60 else "")
-    if s < 172800:
-        return f"{s // 3600} h" + (f" {s % 3600 // 60} min" if s % 3600 // 60 else "")
-    return f"{s // 86400} days"
-
-
-def numeric_date(value: Any) -> float | None:
-    """A time claim as epoch seconds (RFC 7519 §2 NumericDate), or None when it is not a JSON
-    number; a value that can only be milliseconds is divided by 1000, as the
-    ``*-milliseconds`` findings assume."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return value / 1000.0 if abs(value) >= _MS_THRESHOLD else float(value)
-
-
 # -- explaining token endpoint errors -------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Explanation:
-    """What an error answer means: ``what`` it says, ``why`` it usually happens, ``fix``
-    what to check; ``provider`` when the wording is recognisable."""
-
-    status: int | None
-    error: str | None
-    error_description: str | None
-    what: str
-    why: str
-    fix: str
-    provider: str | None = None
-    known: KnownError | None = field(default=None, repr=False)
-
-
-_MAX_BODY = 64 * 1024
-_BARE_CODE_RE = re.compile(r"^[a-z]+(?:_[a-z]+)+$")  # `explain invalid_grant`
-
-
-def _parse_body(body: str | Mapping[str, Any]) -> tuple[dict[str, Any], str]:
-    if isinstance(body, Mapping):
-        return {str(k): v for k, v in body.items()}, ""
-    text = body[:_MAX_BODY] if isinstance(body, str) else str(body)[:_MAX_BODY]
-    stripped = text.strip()
-    if stripped.startswith("{"):
-        try:
-            value = json.loads(stripped)
-        except (ValueError, RecursionError):
-            value = None
-        if isinstance(value, dict):
-            return value, text
-    if _BARE_CODE_RE.match(stripped):
-        return {"error": stripped}, text
-    if "=" in stripped and "<" not in stripped and " " not in stripped:
-        pairs = parse_qsl(stripped)
-        if pairs:
-            return dict(pairs), text
-    return {}, text
-
-
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    return redact(value if isinstance(value, str) else json.dumps(value, default=str))[:2000]
 
 
 def explain_error(status: int | None, body: str | Mapping[str, Any]) -> Explanation:
@@ -520,3 +244,34 @@ def explain_error(status: int | None, body: str | Mapping[str, Any]) -> Explanat
                           "(RFC 6749 §5.2).", "Check the token URL and the request format.")
     return Explanation(status=status, error=error, error_description=description,
                        what=what, why=why, fix=fix, provider=provider)
+
+
+_MAX_BODY = 64 * 1024
+_BARE_CODE_RE = re.compile(r"^[a-z]+(?:_[a-z]+)+$")  # `explain invalid_grant`
+
+
+def _parse_body(body: str | Mapping[str, Any]) -> tuple[dict[str, Any], str]:
+    if isinstance(body, Mapping):
+        return {str(k): v for k, v in body.items()}, ""
+    text = body[:_MAX_BODY] if isinstance(body, str) else str(body)[:_MAX_BODY]
+    stripped = text.strip()
+    if stripped.startswith("{"):
+        try:
+            value = json.loads(stripped)
+        except (ValueError, RecursionError):
+            value = None
+        if isinstance(value, dict):
+            return value, text
+    if _BARE_CODE_RE.match(stripped):
+        return {"error": stripped}, text
+    if "=" in stripped and "<" not in stripped and " " not in stripped:
+        pairs = parse_qsl(stripped)
+        if pairs:
+            return dict(pairs), text
+    return {}, text
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return redact(value if isinstance(value, str) else json.dumps(value, default=str))[:2000]
