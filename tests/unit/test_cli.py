@@ -427,6 +427,9 @@ def test_token_jwt_bearer_from_flags(runner: CliRunner, sf_key: SigningKey,
     as_json = json.loads(run(runner, *args, "--json").output)
     assert "access_token" not in as_json and as_json["extra"]["instance_url"]
     assert "signature" not in as_json["extra"]
+    # Booleans say whether a refresh/id token came; they are never a token's value.
+    assert as_json["has_refresh_token"] is False and as_json["has_id_token"] is False
+    assert "refresh_token" not in as_json and isinstance(as_json["expires_at"], int)
     with_token = json.loads(run(runner, *args, "--json", "--show-token").output)
     assert with_token["access_token"] == state.issued[-1]
 

@@ -102,10 +102,10 @@ def _metadata(token: Token, now: float) -> dict[str, Any]:
         "token_type": token.token_type,
         "scope": token.scope,
         "expires_in": None if token.expires_at is None else int(token.expires_at - now),
-        "expires_at": token.expires_at,
-        "issued_at": token.issued_at,
-        "refresh_token": token.refresh_token is not None,
-        "id_token": token.id_token is not None,
+        "expires_at": None if token.expires_at is None else int(token.expires_at),
+        "issued_at": int(token.issued_at),
+        "has_refresh_token": token.refresh_token is not None,
+        "has_id_token": token.id_token is not None,
         "extra": extra,
     }
     return meta
