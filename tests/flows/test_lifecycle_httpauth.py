@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from conftest_lifecycle import (
     ResourceServer,
     async_endpoint_source,
     endpoint_source,
+    serving,
 )
 
 from jwtbearer import AsyncCachedSource, BearerAuth, CachedSource
@@ -37,14 +37,8 @@ def endpoint() -> Iterator[CountingEndpoint]:
 @pytest.fixture
 def api() -> Iterator[ResourceServer]:
     server = ResourceServer()
-    thread = threading.Thread(target=server.httpd.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
+    with serving(server.httpd):
         yield server
-    finally:
-        server.httpd.shutdown()
-        server.httpd.server_close()
-        thread.join(timeout=10)
 
 
 def test_httpx_reuses_then_renews_after_401(endpoint: CountingEndpoint, api: ResourceServer):

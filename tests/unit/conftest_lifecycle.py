@@ -20,6 +20,19 @@ from jwtbearer.token import Token
 HERE = Path(__file__).resolve().parent
 
 
+@contextmanager
+def serving(httpd: ThreadingHTTPServer) -> Iterator[ThreadingHTTPServer]:
+    """Serve ``httpd`` from a thread for the ``with`` block; stop and close it afterwards."""
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield httpd
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=10)
+
+
 class CountingEndpoint:
     """A token endpoint on 127.0.0.1 that counts POSTs, answers after ``delay`` seconds, and can
     hold requests (``hold``) or fail them (``status``)."""
@@ -73,15 +86,11 @@ class CountingEndpoint:
 
     @contextmanager
     def running(self) -> Iterator[CountingEndpoint]:
-        thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05})
-        thread.start()
-        try:
-            yield self
-        finally:
-            self.hold.set()
-            self.server.shutdown()
-            self.server.server_close()
-            thread.join(timeout=10)
+        with serving(self.server):
+            try:
+                yield self
+            finally:
+                self.hold.set()  # release held answers so shutdown does not wait on them
 
 
 def endpoint_source(url: str, scope: str = "api") -> jwtbearer.TokenSource:

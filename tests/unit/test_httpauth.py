@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import io
-import threading
 from collections.abc import Iterator
 
 import httpx
 import pytest
 import requests
-from conftest_lifecycle import FakeClock, FakeSource, ResourceServer
+from conftest_lifecycle import FakeClock, FakeSource, ResourceServer, serving
 
 import jwtbearer
 from jwtbearer import AsyncCachedSource, BearerAuth, CachedSource, Token
@@ -118,14 +117,8 @@ async def test_async_flow_accepts_a_sync_cached_source() -> None:
 @pytest.fixture
 def api() -> Iterator[ResourceServer]:
     server = ResourceServer()
-    thread = threading.Thread(target=server.httpd.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
+    with serving(server.httpd):
         yield server
-    finally:
-        server.httpd.shutdown()
-        server.httpd.server_close()
-        thread.join(timeout=10)
 
 
 def test_httpx_client_end_to_end(api: ResourceServer) -> None:
