@@ -15,6 +15,8 @@ import json
 import logging
 import os
 import secrets
+import time
+from collections.abc import Callable
 from contextlib import AbstractContextManager, suppress
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -39,6 +41,22 @@ KEY_ENV = "JWTBEARER_CACHE_KEY"
 _KEY_FILE = "cache.key"
 _SEALED = b"jb1:"  # version tag: AES-GCM, 12-byte nonce, hashed entry key as associated data
 _PLAIN = b"jb0:"
+
+
+def wait_for_lock(try_once: Callable[[], bool], limit: float, taken: str) -> None:
+    """Call ``try_once`` until it takes the lock; raise :class:`StoreLockTimeout` after ``limit``.
+
+    The pause between tries doubles from 5 ms to 50 ms: waiters notice a released lock quickly
+    without hammering the database or Redis. ``taken`` says where the lock is, for the error.
+    """
+    deadline = time.monotonic() + limit
+    pause = 0.005
+    while not try_once():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise StoreLockTimeout(f"the refresh lock in {taken} stayed taken for {limit:g} s")
+        time.sleep(min(pause, left))
+        pause = min(pause * 2, 0.05)
 
 
 @runtime_checkable

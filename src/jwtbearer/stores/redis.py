@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import ModuleType
@@ -11,7 +10,7 @@ from typing import Any
 
 from ..errors import ConfigurationError
 from ..token import Clock, Token, system_clock
-from ._base import Sealer, StoreError, StoreLockTimeout, hashed, log
+from ._base import Sealer, StoreError, hashed, log, wait_for_lock
 
 __all__ = ["RedisStore"]
 
@@ -130,19 +129,13 @@ class RedisStore:
         name, value = f"{self.prefix}lock:{hashed(key)}", secrets.token_hex(16)
         ttl_ms = max(1, int(self.lock_ttl * 1000))
         limit = self.lock_timeout if wait else 0.0
-        deadline = time.monotonic() + limit
-        pause = 0.005
         try:
-            while not self._redis.set(name, value, nx=True, px=ttl_ms):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise StoreLockTimeout(
-                        f"the refresh lock in {self._where} stayed taken for "
-                        f"{limit:g} s (another host is refreshing, or died holding "
-                        f"it: it expires after lock_ttl={self.lock_ttl:g} s)"
-                    )
-                time.sleep(min(pause, left))
-                pause = min(pause * 2, 0.05)
+            wait_for_lock(
+                lambda: bool(self._redis.set(name, value, nx=True, px=ttl_ms)),
+                limit,
+                f"{self._where} (another host is refreshing, or died holding it: it expires "
+                f"after lock_ttl={self.lock_ttl:g} s)",
+            )
         except self._errors as exc:
             raise self._fail("lock", exc) from exc
         try:

@@ -6,14 +6,13 @@ import os
 import secrets
 import sqlite3
 import stat
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import ConfigurationError
 from ..token import Clock, Token, system_clock
-from ._base import Sealer, StoreError, StoreLockTimeout, hashed, log
+from ._base import Sealer, StoreError, hashed, log, wait_for_lock
 
 __all__ = ["SQLiteStore"]
 
@@ -152,19 +151,13 @@ class SQLiteStore:
         """Hold the refresh lock for ``key`` across processes (see the class docstring)."""
         hkey, owner = hashed(key), secrets.token_hex(16)
         limit = self.lock_timeout if wait else 0.0
-        deadline = time.monotonic() + limit
-        pause = 0.005
         try:
-            while not self._try_lock(hkey, owner):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise StoreLockTimeout(
-                        f"the refresh lock in {self.path} stayed taken for {limit:g} s"
-                        " (another process is refreshing, or died holding it: it expires after "
-                        f"lock_ttl={self.lock_ttl:g} s)"
-                    )
-                time.sleep(min(pause, left))
-                pause = min(pause * 2, 0.05)
+            wait_for_lock(
+                lambda: self._try_lock(hkey, owner),
+                limit,
+                f"{self.path} (another process is refreshing, or died holding it: it expires "
+                f"after lock_ttl={self.lock_ttl:g} s)",
+            )
         except sqlite3.Error as exc:
             raise self._error("lock", exc) from exc
         try:
