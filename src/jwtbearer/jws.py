@@ -126,11 +126,14 @@ def _check_depth(value: dict[str, Any], limit: int) -> None:
 
 
 # Built once: json.loads with hooks would build a new decoder on every call.
-_decode_json = json.JSONDecoder(
+_DECODER = json.JSONDecoder(
     object_pairs_hook=_pairs_no_duplicates,
     parse_constant=_no_constant,
     parse_float=_finite_float,
-).decode
+)
+_decode_json = _DECODER.decode
+# Set by JSONDecoder.__init__ (the C scanner when available); not in the type stubs.
+_scan_json: Any = _DECODER.scan_once  # type: ignore[attr-defined]
 
 
 def parse_json_object(data: bytes | str, what: str = "JSON") -> dict[str, Any]:
@@ -149,6 +152,20 @@ def parse_json_object(data: bytes | str, what: str = "JSON") -> dict[str, Any]:
         text = data
     else:
         raise JWSError(f"{what} must be bytes or text, not {type(data).__name__}")
+    if text[:1] == "{":
+        # The common case, a compact object: the decoder's scanner alone, without the
+        # whitespace handling around it. Anything else, or any failure, takes the full path
+        # below, which gives the same value or the same error.
+        try:
+            value, end = _scan_json(text, 0)
+        except Exception:  # raised again, as its precise error, by the full path below
+            end = -1
+        if end == len(text) and type(value) is dict:
+            for member in value.values():
+                if isinstance(member, (dict, list)):
+                    _check_depth(value, MAX_JSON_DEPTH)
+                    break
+            return value
     try:
         value = _decode_json(text)
     except RecursionError:
@@ -398,6 +415,29 @@ def verify_compact(
     if match is None:
         raise _malformed(token)
     header_b64, payload_b64, signature_b64 = match.group(1, 2, 3)
+    header, key = _verify_segments(
+        header_b64, payload_b64, signature_b64, token[: match.end(2)].encode("ascii"), keys
+    )
+    payload = payload_b64.encode("ascii")
+    return VerifiedJWS(
+        header.copy(), _a2b(payload.translate(_TO_STD) + _PAD[len(payload) & 3]), key
+    )
+
+
+def _verify_segments(
+    header_b64: str,
+    payload_b64: str,
+    signature_b64: str,
+    signing_input: bytes,
+    keys: VerifyingKey | SigningKey | Sequence[VerifyingKey | SigningKey],
+) -> tuple[dict[str, Any], VerifyingKey]:
+    """The checks and signature verification of :func:`verify_compact`, on a token already
+    split (``signing_input`` is its first two segments and the dot, as bytes): the vetted header
+    (shared with the cache: do not modify it) and the key that verified.
+
+    For a caller that has already split the token and parsed the payload, so neither happens
+    twice; every check of :func:`verify_compact` still runs, in the same order.
+    """
     header = _checked_header(header_b64)
     alg = header["alg"]
     if type(keys) is VerifyingKey:
@@ -422,11 +462,7 @@ def verify_compact(
         )
     sig = signature_b64.encode("ascii")
     signature = _a2b(sig.translate(_TO_STD) + _PAD[len(sig) & 3])
-    signing_input = token[: match.end(2)].encode("ascii")
     for key in usable:
         if key._verify(signing_input, signature):
-            payload = payload_b64.encode("ascii")
-            return VerifiedJWS(
-                header.copy(), _a2b(payload.translate(_TO_STD) + _PAD[len(payload) & 3]), key
-            )
+            return header, key
     raise JWSError("signature does not verify with the registered key")

@@ -305,3 +305,115 @@ def test_known_encoded_values_decode_as_any_other(endpoint: TokenEndpoint, rsa: 
     loose = urlencode(fields).replace("grant-type", "grant%2Dtype").encode()
     assert post(endpoint, loose)[0] == 200
     assert post(endpoint, bearer(endpoint, rsa, NOW))[0] == 200
+
+
+def test_access_token_and_answer_are_the_bytes_json_would_write(endpoint: TokenEndpoint,
+                                                                 rsa: SigningKey) -> None:
+    # The endpoint writes both JSON texts directly; they must be what a JSON encoder gives.
+    import json
+
+    from jwtbearer.jws import b64url_decode
+
+    fields = bearer(endpoint, rsa, NOW, sub="alice")
+    response = endpoint.token(urlencode(fields).encode(), FORM)
+    assert response.status == 200
+    compact = {"separators": (",", ":"), "ensure_ascii": True}
+    assert response.json_bytes() == json.dumps(dict(response.body), **compact).encode()
+    payload = b64url_decode(response.body["access_token"].split(".")[1])
+    claims = json.loads(payload)
+    assert payload == json.dumps(claims, **compact).encode()
+    assert list(claims) == ["iss", "sub", "aud", "client_id", "iat", "exp", "jti"]
+    assert (claims["sub"], claims["client_id"], claims["exp"]) == ("alice", "sf", int(NOW) + 3600)
+
+
+@pytest.mark.parametrize("subject", ['quote"back\\slash', "ünïcødé ✓", "line\nbreak", "\x7f"])
+def test_access_token_quotes_any_subject(tmp_path: Path, rsa: SigningKey, subject: str) -> None:
+    import json
+
+    config = make_config(tmp_path, rsa)
+    sf = config.clients["sf"]
+    clients = {**config.clients, "sf": type(sf)(
+        client_id="sf", token_endpoint_auth_method="none", grant_types=sf.grant_types,
+        keys=sf.keys, subjects=(subject,), scopes=("x",))}
+    from dataclasses import replace
+
+    endpoint = TokenEndpoint(replace(config, clients=clients), clock=lambda: NOW)
+    status, body, _ = post(endpoint, bearer(endpoint, rsa, NOW, sub=subject))
+    assert status == 200, body
+    claims = verify_compact(body["access_token"], load_jwks(endpoint.jwks().body)).claims()
+    assert claims["sub"] == subject and claims["scope"] == "x"
+    response = endpoint.token(urlencode(bearer(endpoint, rsa, NOW, sub=subject)).encode(), FORM)
+    assert json.loads(response.json_bytes()) == dict(response.body)
+
+
+def _one_pass(token: str, client_assertion: bool) -> tuple[str, str] | str:
+    from jwtbearer.server.validation import parse_assertion
+
+    try:
+        return parse_assertion(token, client_assertion=client_assertion,
+                               max_size=400).claims["iss"]
+    except Refusal as refusal:
+        return refusal.error, refusal.description
+
+
+def _two_passes(token: str, client_assertion: bool) -> tuple[str, str] | str:
+    from jwtbearer.server.validation import read_claims
+
+    try:
+        check_header(token, client_assertion=client_assertion, max_size=400)
+        return read_claims(token, client_assertion=client_assertion)["iss"]
+    except Refusal as refusal:
+        return refusal.error, refusal.description
+
+
+_SEGMENTS = st.one_of(
+    st.sampled_from(["eyJhbGciOiJSUzI1NiJ9", "eyJhbGciOiJub25lIn0", "eyJpc3MiOiJzZiJ9",
+                     "eyJ0eXAiOiJhdCtqd3QiLCJhbGciOiJSUzI1NiJ9", "e30", "W10", "eyJqa3UiOjF9",
+                     "", "a", "ab=", "eyJhIjoxLCJhIjoyfQ", "_w", "_x"]),
+    st.text(alphabet="AQgw-_abcXYZ019", max_size=12),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_SEGMENTS, min_size=1, max_size=4).map(".".join)
+       | st.text(max_size=30), st.booleans())
+def test_one_pass_parse_refuses_exactly_as_the_two_checks_do(token: str,
+                                                             client_assertion: bool) -> None:
+    assert _one_pass(token, client_assertion) == _two_passes(token, client_assertion)
+
+
+def test_parsed_assertion_repr_holds_no_signature(rsa: SigningKey) -> None:
+    from jwtbearer.server.validation import parse_assertion
+
+    token = sign_compact({"iss": "sf", "sub": "alice"}, rsa)
+    parsed = parse_assertion(token, client_assertion=False, max_size=16_384)
+    assert token.rsplit(".", 1)[1] not in repr(parsed) and "sf" in repr(parsed)
+
+
+_JSON_BITS = st.sampled_from(['{', '}', '[', ']', ',', ':', '"a"', '"b"', '1', '1.5', '1e999',
+                              'NaN', 'true', 'null', ' ', '\n', '"\\u00e9"', '"\\ud800"', 'x'])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_JSON_BITS, max_size=14).map("".join)
+       | st.recursive(st.just("1"), lambda inner: inner.map(lambda v: '{"a":' + v + "}"),
+                      max_leaves=30))
+def test_claims_parse_fast_path_agrees_with_the_full_decoder(text: str) -> None:
+    # Claims are parsed on every request through the decoder's scanner alone; whatever the
+    # input, the value or the error must be the full decoder's.
+    from jwtbearer import jws
+    from jwtbearer.errors import JWSError
+
+    def outcome() -> object:
+        try:
+            return jws.parse_json_object(text.encode(), "JWT claims")
+        except JWSError as exc:
+            return str(exc)
+
+    fast = outcome()
+    with pytest.MonkeyPatch.context() as patch:
+        def no_scanner(text: str, index: int) -> Any:
+            raise StopIteration(index)
+
+        patch.setattr(jws, "_scan_json", no_scanner)
+        assert outcome() == fast

@@ -150,9 +150,19 @@ class TokenApp:
         return b"".join(chunks)
 
 
+# Response headers as bytes, by their text form: the core answers with a handful of fixed
+# header tuples, so each is encoded once rather than on every request. Bounded.
+_ENCODED: dict[tuple[tuple[str, str], ...], Headers] = {}
+
+
 def _answer(response: Response) -> Answer:
-    return response.status, response.json_bytes(), tuple(
-        (name.encode("latin-1"), value.encode("latin-1")) for name, value in response.headers)
+    headers = _ENCODED.get(response.headers)
+    if headers is None:
+        headers = tuple((name.encode("latin-1"), value.encode("latin-1"))
+                        for name, value in response.headers)
+        if len(_ENCODED) < 64:
+            _ENCODED[response.headers] = headers
+    return response.status, response.json_bytes(), headers
 
 
 def create_app(endpoint: Endpoint, *, max_body_size: int = 64 * 1024) -> TokenApp:

@@ -32,40 +32,101 @@ class ReplayCache(Protocol):
 
 
 def _key(issuer: str, jti: str) -> str:
-    # A jti is unique per issuer (RFC 7519 §4.1.7); hashing bounds the key size.
+    # A jti is unique per issuer (RFC 7519 §4.1.7); hashing bounds the Redis key size.
     return hashlib.sha256(f"{issuer}\x00{jti}".encode()).hexdigest()
 
 
 class MemoryReplayCache:
-    """A process-local cache: a dict for lookups and a heap to drop expired entries in order."""
+    """A process-local cache: a dict keyed by ``(issuer, jti)`` holding each entry's expiry.
 
-    def __init__(self, *, max_entries: int = 1_000_000) -> None:
+    Expired entries are dropped in bulk, at most once per ``purge_interval`` seconds of the
+    injected clock (and whenever the cache is full): each entry also sits in the bucket of
+    the ``purge_interval`` slice its expiry falls in, and a purge drops whole buckets that lie
+    in the past. A request therefore costs one dict lookup and one list append, never a scan;
+    an entry that expired but was not dropped yet is treated as absent. ``max_entries`` bounds
+    the memory: a full cache refuses new ``jti`` values (fail closed) rather than forget live
+    ones.
+    """
+
+    def __init__(self, *, max_entries: int = 1_000_000, purge_interval: float = 1.0) -> None:
+        if max_entries < 1 or not purge_interval > 0:
+            raise ConfigurationError("replay cache: max_entries >= 1 and purge_interval > 0")
         self._max = max_entries
-        self._seen: dict[str, float] = {}
-        self._heap: list[tuple[float, str]] = []
+        self._interval = float(purge_interval)
+        self._seen: dict[tuple[str, str], float] = {}
+        self._buckets: dict[int, list[tuple[str, str]]] = {}
+        self._order: list[int] = []  # heap of the bucket numbers in _buckets
+        self._next_purge = -math.inf
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._seen)
 
+    def purge(self, now: float) -> int:
+        """Drop the entries expired at ``now``; returns how many were dropped."""
+        with self._lock:
+            return self._purge(now)
+
+    def _purge(self, now: float) -> int:
+        self._next_purge = now + self._interval
+        seen, buckets, order = self._seen, self._buckets, self._order
+        dropped = 0
+        # Bucket n holds expiries in [n * interval, (n + 1) * interval): all past once
+        # (n + 1) * interval <= now.
+        while order and (order[0] + 1) * self._interval <= now:
+            for key in buckets.pop(heapq.heappop(order)):
+                # A key seen again after it expired sits in a later bucket too: keep it then.
+                if seen.get(key, math.inf) <= now:
+                    del seen[key]
+                    dropped += 1
+        return dropped
+
+    def _sift_oldest(self, now: float) -> int:
+        # The oldest bucket may be partly expired (a purge drops only whole buckets): drop
+        # its expired entries one by one. Only when full, and bounded by one bucket's size.
+        if not self._order:
+            return 0
+        number = self._order[0]
+        seen, dropped, keep = self._seen, 0, []
+        for key in self._buckets[number]:
+            expires_at = seen.get(key)
+            if expires_at is None:
+                continue
+            if expires_at <= now:
+                del seen[key]
+                dropped += 1
+            elif math.floor(expires_at / self._interval) == number:
+                keep.append(key)  # else it was seen again and sits in its later bucket too
+        if keep:
+            self._buckets[number] = keep
+        else:
+            del self._buckets[heapq.heappop(self._order)]
+        return dropped
+
     def first_use(self, issuer: str, jti: str, *, expires_at: float, now: float) -> bool:
         """See :meth:`ReplayCache.first_use`; raises ReplayCacheUnavailable when full."""
-        key = _key(issuer, jti)
+        key = (issuer, jti)
         with self._lock:
-            heap = self._heap
-            while heap and heap[0][0] <= now:
-                _, old = heapq.heappop(heap)
-                if self._seen.get(old, math.inf) <= now:
-                    del self._seen[old]
-            if key in self._seen:
+            if now >= self._next_purge:
+                self._purge(now)
+            seen = self._seen
+            known = seen.get(key)
+            if known is not None and known > now:
                 return False
-            if len(self._seen) >= self._max:
+            # Full: drop what has expired before refusing, down to the single entry.
+            if (known is None and len(seen) >= self._max and self._purge(now) == 0
+                    and self._sift_oldest(now) == 0):
                 raise ReplayCacheUnavailable(
                     f"replay cache holds {self._max} unexpired jti values; raise "
                     "replay_max_entries or lower max_assertion_lifetime"
                 )
-            self._seen[key] = expires_at
-            heapq.heappush(heap, (expires_at, key))
+            seen[key] = expires_at
+            number = math.floor(expires_at / self._interval)
+            bucket = self._buckets.get(number)
+            if bucket is None:
+                bucket = self._buckets[number] = []
+                heapq.heappush(self._order, number)
+            bucket.append(key)
             return True
 
 
