@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -46,13 +46,14 @@ class _Key(Generic[_KeyT]):
         self.kid = kid
         self.certificate = certificate
 
-    @staticmethod
-    def _public_of(key: _KeyT) -> PublicKey | bytes:
-        raise NotImplementedError
+    if TYPE_CHECKING:  # each subclass defines these two
 
-    def _use(self) -> None:
-        """Build the signing or verifying function and its caches, once per key object."""
-        raise NotImplementedError
+        @staticmethod
+        def _public_of(key: _KeyT) -> PublicKey | bytes:
+            """The public half of ``key`` (a secret is its own)."""
+
+        def _use(self) -> None:
+            """Build the signing or verifying function and its caches, once per key object."""
 
     @property
     def kty(self) -> str:

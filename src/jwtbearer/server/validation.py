@@ -17,15 +17,12 @@ from ..jws import (
     _malformed,
     _verify_segments,
     parse_json_object,
-    unverified_claims,
-    unverified_header,
-    verify_compact,
 )
 from ..keys import VerifyingKey
 from .replay import ReplayCache, ReplayCacheUnavailable
 
-__all__ = ["AssertionPolicy", "ParsedAssertion", "Refusal", "check_header", "parse_assertion",
-           "read_claims", "validate_assertion", "verify_assertion"]
+__all__ = ["AssertionPolicy", "ParsedAssertion", "Refusal", "parse_assertion",
+           "verify_assertion"]
 
 # Headers that point at keys or certificates elsewhere: never fetched, never trusted, refused
 # (RFC 8725 §3.10, and CVE-2018-0114 for an embedded jwk).
@@ -70,25 +67,6 @@ def _show(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def check_header(token: str, *, client_assertion: bool, max_size: int) -> dict[str, Any]:
-    """Check the JOSE header before any key is touched; return it (``invalid_*`` on failure)."""
-    code, status = ("invalid_client", 401) if client_assertion else ("invalid_grant", 400)
-    if len(token) > max_size:
-        raise Refusal(
-            "invalid_request", f"assertion is {len(token)} bytes, over the {max_size} byte cap"
-        )
-    segment = token.partition(".")[0]
-    passed = _PASSED.get((segment, client_assertion))
-    if passed is not None:
-        # The rest of the token's shape is checked by read_claims and verify_compact.
-        return dict(passed)
-    try:
-        header = unverified_header(token, max_length=max_size)
-    except JWSError as exc:
-        raise Refusal(code, f"malformed assertion: {exc}", status=status) from None
-    return dict(_vet_header(segment, header, client_assertion, code, status))
-
-
 def _vet_header(segment: str, header: dict[str, Any], client_assertion: bool, code: str,
                 status: int) -> dict[str, Any]:
     """The RFC 8725 header rules; a flat header that passes is remembered by its segment."""
@@ -122,20 +100,6 @@ def _vet_header(segment: str, header: dict[str, Any], client_assertion: bool, co
     return header
 
 
-def read_claims(token: str, *, client_assertion: bool) -> dict[str, Any]:
-    """The claims, parsed strictly but NOT verified: to find the client (``iss``) and to hand to
-    :func:`validate_assertion`, which trusts them only once the signature verifies."""
-    code, status = ("invalid_client", 401) if client_assertion else ("invalid_grant", 400)
-    try:
-        claims = unverified_claims(token)
-    except JWSError as exc:
-        raise Refusal(code, f"malformed assertion: {exc}", status=status) from None
-    iss = claims.get("iss")
-    if not isinstance(iss, str) or not iss:
-        raise Refusal(code, "assertion has no iss (RFC 7523 §3 item 1)", status=status)
-    return claims
-
-
 class ParsedAssertion:
     """An assertion split once, its header vetted and its claims parsed, NOT yet verified.
 
@@ -160,10 +124,10 @@ class ParsedAssertion:
 
 
 def parse_assertion(token: str, *, client_assertion: bool, max_size: int) -> ParsedAssertion:
-    """:func:`check_header` and :func:`read_claims` in one pass over the token (same checks,
-    same order, same errors): the size cap, the compact shape, the RFC 8725 header rules, the
-    claims parsed strictly and an ``iss`` present. Nothing is trusted until
-    :func:`verify_assertion`."""
+    """Split ``token`` once and check what can be checked before any key is touched: the size
+    cap, the compact shape, the RFC 8725 header rules (no ``none``, no ``jku``/``x5u``/``jwk``/
+    ``x5c``/``crit``, ``typ`` of a JWT assertion), the claims parsed strictly and an ``iss``
+    present (RFC 7523 §3 item 1). Nothing is trusted until :func:`verify_assertion`."""
     code, status = ("invalid_client", 401) if client_assertion else ("invalid_grant", 400)
     if len(token) > max_size:
         raise Refusal(
@@ -203,41 +167,6 @@ def _number(claims: Mapping[str, Any], name: str, code: str, status: int) -> flo
     return float(value)
 
 
-def validate_assertion(
-    token: str,
-    claims: dict[str, Any],
-    *,
-    client_id: str,
-    keys: Sequence[VerifyingKey],
-    policy: AssertionPolicy,
-    replay: ReplayCache,
-    now: float,
-    client_assertion: bool,
-) -> dict[str, Any]:
-    """Verify ``token`` for ``client_id`` and return its claims, or raise :class:`Refusal`.
-
-    Call :func:`check_header` first, and pass ``claims`` as :func:`read_claims` gave them for
-    this same token: they are parsed once, and trusted only after the signature verifies (it
-    covers exactly the bytes they were parsed from). The signature must verify with the
-    client's registered keys and their algorithms only. ``iss`` must be the client; ``sub``
-    present (and the client itself for a client assertion, RFC 7523 §3 item 2.B); ``aud`` one
-    of the server's identifiers; ``exp`` required and not passed, at most ``max_lifetime``
-    ahead; ``nbf`` reached; ``iat`` neither in the future nor older than ``max_lifetime``;
-    ``jti`` used once. Times allow ``leeway`` seconds of skew.
-    """
-    code, status = ("invalid_client", 401) if client_assertion else ("invalid_grant", 400)
-    kind = "client assertion" if client_assertion else "assertion"
-    if not keys:
-        raise Refusal(code, f"client {client_id!r} has no key to verify a {kind}", status=status)
-    try:
-        # One key goes in alone: verify_compact then skips choosing among candidates.
-        verify_compact(token, keys[0] if len(keys) == 1 else keys, max_length=policy.max_size)
-    except JWSError as exc:
-        raise Refusal(code, f"{kind} refused: {exc}", status=status) from None
-    return _check_claims(claims, client_id=client_id, policy=policy, replay=replay, now=now,
-                         client_assertion=client_assertion)
-
-
 def verify_assertion(
     parsed: ParsedAssertion,
     *,
@@ -248,9 +177,17 @@ def verify_assertion(
     now: float,
     client_assertion: bool,
 ) -> dict[str, Any]:
-    """:func:`validate_assertion` for an assertion :func:`parse_assertion` gave (parsed with
-    ``policy.max_size``): the same checks in the same order, without splitting or decoding the
-    token again. Returns the claims, trusted once this returns."""
+    """Verify an assertion :func:`parse_assertion` gave (parsed with ``policy.max_size``) for
+    ``client_id`` and return its claims, or raise :class:`Refusal`.
+
+    The token is not split or decoded again: the claims were parsed from exactly the bytes the
+    signature covers, and are trusted only once it verifies with the client's registered keys
+    and their algorithms. ``iss`` must be the client; ``sub`` present (and the client itself
+    for a client assertion, RFC 7523 §3 item 2.B); ``aud`` one of the server's identifiers;
+    ``exp`` required and not passed, at most ``max_lifetime`` ahead; ``nbf`` reached; ``iat``
+    neither in the future nor older than ``max_lifetime``; ``jti`` used once. Times allow
+    ``leeway`` seconds of skew.
+    """
     code, status = ("invalid_client", 401) if client_assertion else ("invalid_grant", 400)
     kind = "client assertion" if client_assertion else "assertion"
     if not keys:
