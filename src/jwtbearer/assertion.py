@@ -29,7 +29,8 @@ _MS_THRESHOLD = 10**11
 
 
 def new_jti() -> str:
-    """A fresh, unguessable JWT ID (128 bits, base64url)."""
+    """A fresh, unguessable JWT ID (128 random bits, base64url): the ``jti`` claim
+    (RFC 7519 §4.1.7) a server remembers to refuse replays (RFC 7523 §3, item 7)."""
     return secrets.token_urlsafe(16)
 
 
@@ -118,7 +119,10 @@ def _claims(
 
 
 class JWT:
-    """The claims of a JWT assertion (Apex ``Auth.JWT``).
+    """The claims of a JWT assertion (Apex ``Auth.JWT``), signed by :class:`JWS`.
+
+    ``iss``, ``sub`` and ``aud`` are the claims of RFC 7523 §3 (items 1-3): for the JWT bearer
+    grant ``iss`` is the client id and ``sub`` the user; ``aud`` is a string or a list.
 
     ``validity_length`` (seconds, default 300) becomes ``exp = now + validity_length``;
     ``nbf_clock_skew`` (seconds) adds ``nbf = now - nbf_clock_skew``; ``additional_claims`` adds

@@ -99,10 +99,16 @@ class _CacheCore:
         # paired with another token's deadline.
         self._entry: tuple[Token, float] | None = None
         self._retry_at = 0.0
+        # The last refresh that failed with no valid token to fall back on, and how many such
+        # failures there were: callers that queued behind that refresh get its error instead
+        # of each sending a request of its own.
+        self._failure: Exception | None = None
+        self._failures = 0
 
     def _adopt(self, token: Token) -> Token:
         self._entry = (token, refresh_at(token, self.refresh_before))
         self._retry_at = 0.0
+        self._failure = None
         return token
 
     def _is_fresh(self, token: Token | None, now: float) -> bool:
@@ -117,6 +123,8 @@ class _CacheCore:
         now = self._clock()
         valid = [t for t in candidates if t is not None and t.is_valid(now)]
         if not valid:
+            self._failure = exc
+            self._failures += 1
             raise exc
         best = max(valid, key=lambda t: math.inf if t.expires_at is None else t.expires_at)
         left = math.inf if best.expires_at is None else best.expires_at - now
@@ -206,6 +214,7 @@ class CachedSource(_CacheCore):
     def _slow(self) -> Token:
         now = self._clock()
         held = self._held(now)
+        failures = self._failures
         if held is not None:
             # A valid token is in hand: never wait behind another thread's refresh, and after a
             # failed refresh give the endpoint a pause before trying again.
@@ -214,9 +223,18 @@ class CachedSource(_CacheCore):
         else:
             self._lock.acquire()
         try:
+            # Whatever the refresh that ran while this thread waited left behind counts as this
+            # thread's answer: a new token, the fallback after a failure, or the failure itself.
+            now = self._clock()
             entry = self._entry
-            if entry is not None and self._clock() < entry[1]:
+            if entry is not None and now < entry[1]:
                 return entry[0]
+            held = self._held(now)
+            if held is not None and now < self._retry_at:
+                return held
+            failure = self._failure
+            if held is None and failure is not None and self._failures != failures:
+                raise failure
             return self._refresh()
         finally:
             self._lock.release()

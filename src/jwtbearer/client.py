@@ -277,7 +277,8 @@ class _ClientBase:
 
 
 _RETRYABLE = (TransportError, TokenEndpointError, ResponseFormatError)
-_HTTP_FAILURES = (httpx.HTTPError, OSError, _Expired)
+# httpx.InvalidURL and httpx.StreamError are httpx's own errors outside httpx.HTTPError.
+_HTTP_FAILURES = (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, OSError, _Expired)
 
 
 def _jwt_bearer(jwt_or_assertion: JWT | JWS | str, key: SigningKey | str | None,
@@ -357,7 +358,10 @@ class TokenClient(_ClientBase):
         http_request = self._http_request(self._http, request, {"trace": watchdog.trace})
         try:
             with watchdog:
-                response = self._http.send(http_request, stream=True, follow_redirects=False)
+                # auth=None: an auth= set on a caller's httpx client (Basic, or a bearer flow
+                # that itself needs a token) never reaches a token request.
+                response = self._http.send(http_request, stream=True, follow_redirects=False,
+                                           auth=None)
                 try:
                     watchdog.watch(response.extensions.get("network_stream"))
                     reader = self._reader(response)
@@ -459,7 +463,7 @@ class AsyncTokenClient(_ClientBase):
             with anyio.fail_after(self.timeout) as scope:
                 try:
                     response = await self._http.send(
-                        http_request, stream=True, follow_redirects=False
+                        http_request, stream=True, follow_redirects=False, auth=None
                     )
                     try:
                         reader = self._reader(response)

@@ -39,7 +39,8 @@ Fields = tuple[dict[str, str], dict[str, str]]
 
 @runtime_checkable
 class ClientAuth(Protocol):
-    """A client authentication method: headers and form fields to add to a token request."""
+    """A client authentication method (RFC 6749 §2.3): the headers and form fields it adds to
+    a token request. Exactly one method is used per request (RFC 6749 §2.3)."""
 
     @property
     def client_id(self) -> str | None: ...

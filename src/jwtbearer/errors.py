@@ -82,19 +82,34 @@ def redact(text: str) -> str:
 
 
 class JWTBearerError(Exception):
-    """Root of every jwtbearer exception."""
+    """Root of every jwtbearer exception: ``except jb.JWTBearerError`` catches them all.
+
+    The tree is drawn in this module's docstring. Messages and ``repr()`` never contain a
+    secret, a private key, a token or an assertion's signature (see :func:`redact`).
+    """
 
 
 class ConfigurationError(JWTBearerError, ValueError):
-    """An argument or a setting is wrong; the message names it and what it should be."""
+    """An argument or a setting is wrong; the message names it and what it should be.
+
+    Also a :class:`ValueError`, so code written for plain Python argument errors catches it.
+    """
 
 
 class KeyLoadError(JWTBearerError):
-    """A key or certificate could not be loaded, or is refused (too small, wrong type)."""
+    """A key or certificate could not be loaded, or is refused (too small, wrong type).
+
+    Refused: RSA keys under 2048 bits (RFC 7518 §3.3), HMAC secrets shorter than the hash
+    (RFC 7518 §3.2), and keys that do not fit the requested ``alg``.
+    """
 
 
 class JWSError(JWTBearerError):
-    """A compact JWS is malformed, uses an algorithm other than the key's, or does not verify."""
+    """A compact JWS is malformed, uses an algorithm other than the key's, or does not verify.
+
+    The algorithm is the key's, never the header's (RFC 8725 §3.1); the format rules are
+    RFC 7515 §7.1.
+    """
 
 
 class TransportError(JWTBearerError):
@@ -126,7 +141,11 @@ class ResponseFormatError(JWTBearerError):
 
 
 class UnexpectedRedirect(ResponseFormatError):
-    """The token endpoint answered with a redirect; token requests never follow redirects."""
+    """The token endpoint answered with a redirect (3xx); token requests never follow one.
+
+    A followed redirect would carry the client's credentials to another URL;
+    the message names where the redirect pointed.
+    """
 
 
 _HINTS: dict[str, str] = {
@@ -225,43 +244,48 @@ JWTBearerTokenExchangeException = TokenEndpointError
 
 
 class InvalidRequest(TokenEndpointError):
-    """``invalid_request``: a parameter is missing, repeated or malformed."""
+    """``invalid_request`` (RFC 6749 §5.2): a parameter is missing, repeated or malformed."""
 
 
 class InvalidClient(TokenEndpointError):
-    """``invalid_client``: client authentication failed."""
+    """``invalid_client`` (RFC 6749 §5.2): client authentication failed (often HTTP 401)."""
 
 
 class InvalidGrant(TokenEndpointError):
-    """``invalid_grant``: the assertion, code or refresh token is invalid, expired or revoked."""
+    """``invalid_grant`` (RFC 6749 §5.2, RFC 7523 §3.1): the assertion, code or refresh token
+    is invalid, expired or revoked."""
 
 
 class UnauthorizedClient(TokenEndpointError):
-    """``unauthorized_client``: the client may not use this grant type."""
+    """``unauthorized_client`` (RFC 6749 §5.2): the client may not use this grant type."""
 
 
 class UnsupportedGrantType(TokenEndpointError):
-    """``unsupported_grant_type``: the server does not know this grant type."""
+    """``unsupported_grant_type`` (RFC 6749 §5.2): the server does not know this grant type."""
 
 
 class InvalidScope(TokenEndpointError):
-    """``invalid_scope``: a requested scope is unknown or not allowed."""
+    """``invalid_scope`` (RFC 6749 §5.2): a requested scope is unknown or not allowed."""
 
 
 class InvalidTarget(TokenEndpointError):
-    """``invalid_target`` (RFC 8707): the requested resource or audience is refused."""
+    """``invalid_target`` (RFC 8707 §2): the requested resource or audience is refused."""
 
 
 class ServerError(TokenEndpointError):
-    """``server_error``, or a 5xx status without a recognised error code."""
+    """``server_error`` (RFC 6749 §4.1.2.1, used by token endpoints too), or any 5xx status
+    without a recognised error code. Retried by the default :class:`~jwtbearer.RetryPolicy`."""
 
 
 class TemporarilyUnavailable(TokenEndpointError):
-    """``temporarily_unavailable``: the server asks to come back later."""
+    """``temporarily_unavailable`` (RFC 6749 §4.1.2.1): the server asks to come back later."""
 
 
 class RateLimited(TokenEndpointError):
-    """HTTP 429: too many token requests; ``retry_after`` says when to try again, if known."""
+    """HTTP 429 (RFC 6585 §4): too many token requests.
+
+    ``retry_after`` is the server's ``Retry-After`` (RFC 9110 §10.2.3) in seconds, or None.
+    """
 
 
 _BY_CODE: dict[str, type[TokenEndpointError]] = {

@@ -271,6 +271,8 @@ class JWTBearerTokenExchange(_ExchangeBase):
 class AsyncJWTBearerTokenExchange(_ExchangeBase):
     """The async twin of :class:`JWTBearerTokenExchange`: ``await ex.get_access_token()``.
 
+    The same RFC 7523 §2.1 request and the same rules: one POST, its answer remembered.
+
     ``http`` is an ``httpx.AsyncClient``. Concurrent first calls share one POST.
     """
 

@@ -47,7 +47,8 @@ Identity = dict[str, str | None]
 
 @runtime_checkable
 class Grant(Protocol):
-    """Anything :func:`jwtbearer.build_token_request` can send."""
+    """Anything :func:`jwtbearer.build_token_request` can send: a ``grant_type`` and the form
+    fields of one token request (RFC 6749 §4), and what names its tokens in a cache."""
 
     @property
     def grant_type(self) -> str: ...

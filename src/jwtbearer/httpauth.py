@@ -31,6 +31,19 @@ _ASYNC_IN_SYNC = (
 )
 
 
+def _refused_our_token(response: httpx.Response, token: Token) -> bool:
+    """A 401 answering a request that carried ``token``. httpx follows redirects inside the auth
+    flow and drops ``Authorization`` on a cross-origin one, so the 401 may come from a server
+    that never saw the token: renewing then would throw away a good token for nothing."""
+    if response.status_code != 401:
+        return False
+    try:
+        sent = response.request
+    except RuntimeError:  # a response built without a request (not one httpx received)
+        return True
+    return bool(sent.headers.get("Authorization") == token.authorization)
+
+
 class BearerAuth(httpx.Auth):
     """Bearer token authentication from a token source, for httpx and for requests.
 
@@ -86,7 +99,7 @@ class BearerAuth(httpx.Auth):
         token = self._token()
         request.headers["Authorization"] = token.authorization
         response = yield request
-        if response.status_code == 401:
+        if _refused_our_token(response, token):
             fresh = self._renew(token)
             if fresh is not None:
                 request.headers["Authorization"] = fresh.authorization
@@ -126,7 +139,7 @@ class BearerAuth(httpx.Auth):
         token = await self._atoken()
         request.headers["Authorization"] = token.authorization
         response = yield request
-        if response.status_code == 401:
+        if _refused_our_token(response, token):
             fresh = await self._arenew(token)
             if fresh is not None:
                 request.headers["Authorization"] = fresh.authorization

@@ -73,7 +73,9 @@ class SigningKey(_Key[PrivateKey | bytes]):
     :meth:`from_secret`, :meth:`from_private_key` or :meth:`generate`. ``alg`` defaults by key
     type (RSA→RS256, P-256→ES256, P-384→ES384, P-521→ES512, Ed25519→EdDSA, secret→HS256);
     ``kid`` is None unless given, read from a JWK or set by the key store, because a server
-    refuses a kid it does not know. ``repr()`` and ``str()`` never show key material.
+    refuses a kid it does not know. Algorithms are those of RFC 7518 §3 and RFC 8037 (EdDSA);
+    each key signs with its one ``alg`` only (RFC 8725 §3.1). ``repr()`` and ``str()`` never
+    show key material.
     """
 
     __slots__ = ("_header_cache", "_plain_headers", "_sign", "_verifying")

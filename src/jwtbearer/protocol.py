@@ -185,7 +185,11 @@ _KNOWN_FIELDS = frozenset(
     {"access_token", "token_type", "expires_in", "scope", "refresh_token", "id_token"}
 )
 _HEADER_SAFE = re.compile(r"^[\x21-\x7e]+$")
-_TAG_RE = re.compile(r"<(script|style)\b.*?</\1\s*>|<!--.*?-->|<[^>]*>", re.IGNORECASE | re.DOTALL)
+# Linear-time HTML stripping: a hostile page of unclosed '<', '<script' or '<!--' must not cost
+# quadratic time (a backtracking '.*?' per opener would scan to the end from each one).
+_BLOCK_RE = re.compile(r"<(script|style)\b|<!--", re.IGNORECASE)
+_BLOCK_END = {"script": "</script", "style": "</style"}
+_TAG_RE = re.compile(r"<[^<>]*>")
 _EXCERPT = 200
 
 
@@ -223,8 +227,26 @@ def _looks_html(content_type: str, body: bytes) -> bool:
     return head.startswith((b"<!doctype html", b"<html", b"<head", b"<body", b"<title"))
 
 
+def _strip_blocks(text: str) -> str:
+    """``text`` without its script/style blocks and comments (an unclosed one runs to the end)."""
+    lower, kept, at = text.lower(), [], 0
+    while (match := _BLOCK_RE.search(text, at)) is not None:
+        kept.append(text[at:match.start()])
+        name = match.group(1)
+        closer = "-->" if name is None else _BLOCK_END[name.lower()]
+        end = lower.find(closer, match.end())
+        if end < 0:
+            return " ".join(kept)
+        at = end + len(closer)
+        if name is not None:
+            close = lower.find(">", at)
+            at = len(text) if close < 0 else close + 1
+    kept.append(text[at:])
+    return " ".join(kept)
+
+
 def _html_excerpt(body: bytes) -> str:
-    text = _TAG_RE.sub(" ", _text(body[:64 * 1024]))
+    text = _TAG_RE.sub(" ", _strip_blocks(_text(body[:64 * 1024])))
     text = " ".join(html.unescape(text).split())
     if len(text) > _EXCERPT:
         text = text[:_EXCERPT].rstrip() + "…"
@@ -272,7 +294,10 @@ def _expires_at(value: Any, now: float, host: str) -> float | None:
         return None
     seconds: float | None = None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:  # json.loads gives ints of any size
+            seconds = None
     elif isinstance(value, str):
         try:
             seconds = float(value.strip())

@@ -30,7 +30,10 @@ _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Token:
-    """An access token as a token endpoint issued it.
+    """An access token as a token endpoint issued it (the fields of RFC 6749 §5.1).
+
+    ``expires_at`` is ``issued_at + expires_in``; ``id_token`` is OpenID Connect's;
+    ``extra`` holds every other response field.
 
     ``repr()`` and ``str()`` never show ``access_token``, ``refresh_token`` or ``id_token``.
     """

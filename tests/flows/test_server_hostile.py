@@ -10,6 +10,7 @@ import secrets
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote_plus
 
 import httpx
 import pytest
@@ -188,6 +189,11 @@ HOSTILE: dict[str, Builder] = {
     "iat_in_future": _time("iat", 600),
     "iat_too_old": _time("iat", -7200),
     "iat_as_string": lambda s, t, c: signed({**c, "iat": str(c["iat"])}, s.rsa),
+    # a NumericDate past the float range once overflowed the time arithmetic (a 500)
+    "exp_huge_integer": _with(exp=10**400),
+    "exp_huge_negative_integer": _with(exp=-(10**400)),
+    "nbf_huge_integer": _with(nbf=10**400),
+    "iat_huge_negative_integer": _with(iat=-(10**400)),
     "jti_missing": _with(jti=None),
     "jti_not_a_string": _with(jti=12345),
     "jti_too_long": _with(jti="x" * 300),
@@ -207,6 +213,7 @@ REASONS = {
     "header_not_utf8": "not UTF-8", "payload_array": "JSON object", "payload_deep": "nested",
     "payload_nan": "NaN", "iss_unknown": "nobody", "iss_missing": "no iss",
     "sub_missing": "no sub", "aud_array": "single string", "aud_": "audience",
+    "exp_huge": "out of range", "nbf_huge": "out of range", "iat_huge": "out of range",
     "exp_missing": "no exp", "exp_expired": "expired", "exp_as": "NumericDate",
     "exp_in_milli": "maximum lifetime", "lifetime": "maximum lifetime", "nbf_in": "not valid yet",
     "nbf_as": "NumericDate", "iat_in": "future", "iat_too": "maximum lifetime",
@@ -297,3 +304,26 @@ def test_no_url_named_in_a_token_is_ever_reached(token_server: FlowServer,
     time.sleep(0.3)
     assert url_trap.connections == 1
     url_trap.connections = 0
+
+
+@pytest.mark.parametrize("order", ["good_first", "bad_first"])
+def test_a_repeated_authorization_header_is_refused(token_server: FlowServer, order: str) -> None:
+    # Authorization is a singleton field (RFC 9110 §11.6.2): with two, a proxy and this server
+    # could each act on a different one. Refused like a repeated parameter (RFC 6749 §3.2).
+    def basic(secret: str) -> tuple[str, str]:
+        raw = f"basic:{quote_plus(secret)}".encode()
+        return ("Authorization", "Basic " + base64.b64encode(raw).decode())
+
+    good, bad = basic(token_server.secrets["basic"]), basic("wrong")
+    headers = [good, bad] if order == "good_first" else [bad, good]
+    response = httpx.post(token_server.token_url, data={"grant_type": "client_credentials"},
+                          headers=[*headers, ("Content-Type",
+                                              "application/x-www-form-urlencoded")], timeout=10)
+    body = response.json()
+    assert (response.status_code, body["error"]) == (400, "invalid_request"), body
+    assert "Authorization" in body["error_description"]
+    assert "access_token" not in body
+    # One header alone still works, so the refusal is about the repetition.
+    alone = httpx.post(token_server.token_url, data={"grant_type": "client_credentials"},
+                       headers=[good], timeout=10)
+    assert alone.status_code == 200, alone.text

@@ -351,3 +351,81 @@ async def test_async_cache_refuses_a_sync_source() -> None:
     clock = FakeClock()
     with pytest.raises(jwtbearer.ConfigurationError, match="use CachedSource"):
         await AsyncCachedSource(FakeSource(clock), clock=clock).token()  # type: ignore[arg-type]
+
+
+class CountingLock:
+    """A lock that counts blocking acquires, so a test knows every waiter is queued on it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.blocking = 0
+
+    def acquire(self, blocking: bool = True) -> bool:
+        if blocking:
+            self.blocking += 1
+        return self._lock.acquire(blocking)
+
+    def release(self) -> None:
+        self._lock.release()
+
+
+def test_threads_queued_behind_a_failed_fetch_share_its_error() -> None:
+    clock = FakeClock()
+    source = FakeSource(clock)
+    source.gate = threading.Event()
+    source.fail = jwtbearer.TransportError("connection refused")
+    cached = CachedSource(source, clock=clock)
+    lock = CountingLock()
+    cached._lock = lock  # type: ignore[assignment]
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            cached.token()
+        except jwtbearer.TransportError as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for _ in range(2000):  # until all 20 are queued on the lock (bounded)
+        if lock.blocking == 20:
+            break
+        threading.Event().wait(0.005)
+    assert lock.blocking == 20
+    source.gate.set()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert len(errors) == 20
+    assert source.calls == 1  # one fetch for one expiry, even when it fails
+    source.fail = None
+    source.gate = None
+    assert cached.token().access_token == "tok-2"  # a later call tries again
+
+
+def test_thread_queued_behind_a_failed_refresh_gets_the_fallback() -> None:
+    clock = FakeClock()
+    source = FakeSource(clock, lifetime=3600)
+    store = MemoryStore()
+    cached = CachedSource(source, clock=clock, store=store)
+    first = cached.token()
+    clock.advance(3590)  # due, still valid
+    # The valid token is known only to the store, so the waiter below has none in hand.
+    cached._entry = None
+    source.gate = threading.Event()
+    source.fail = jwtbearer.TransportError("connection refused")
+    lock = CountingLock()
+    cached._lock = lock  # type: ignore[assignment]
+    got: list[Token] = []
+    threads = [threading.Thread(target=lambda: got.append(cached.token())) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for _ in range(2000):
+        if lock.blocking == 2:
+            break
+        threading.Event().wait(0.005)
+    source.gate.set()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert got == [first, first]
+    assert source.calls == 2  # the first fetch and the one failed refresh

@@ -6,6 +6,7 @@ Real sockets (slow, hostile and broken servers) are in test_transport.py.
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -349,3 +350,76 @@ def test_no_secret_token_or_signature_in_messages_reprs_or_logs(
     for text in texts:
         for secret in secrets:
             assert secret not in text, (secret, text)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("body", [
+    b'{"access_token":"at","expires_in":1' + b"0" * 400 + b"}",
+    b'{"access_token":"at","expires_in":-1' + b"0" * 400 + b"}",
+    b'{"access_token":"at","expires_in":"1' + b"0" * 400 + b'"}',
+], ids=["huge", "huge-negative", "huge-string"])
+def test_an_expires_in_past_the_float_range_is_a_response_format_error(
+        mode: str, body: bytes) -> None:
+    # json.loads gives a Python int of any size; float() of it once raised OverflowError.
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=body, headers={"content-type": "application/json"})
+
+    with pytest.raises(jb.ResponseFormatError) as info:
+        run(mode, handler, lambda c: c.client_credentials())
+    assert "expires_in" in str(info.value) and len(str(info.value)) < 300
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("exc", [httpx.InvalidURL("bad url"), httpx.StreamClosed()])
+def test_httpx_errors_outside_httperror_become_transport_errors(mode: str,
+                                                                exc: Exception) -> None:
+    # httpx.InvalidURL and httpx.StreamError do not derive from httpx.HTTPError.
+    def fail(request: httpx.Request) -> httpx.Response:
+        raise exc
+
+    with pytest.raises(jb.TransportError) as info:
+        run(mode, fail, lambda c: c.client_credentials())
+    assert "auth.example.com" in str(info.value)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_http_clients_own_auth_never_touches_a_token_request(mode: str) -> None:
+    # An httpx client shared with API calls may carry auth= (Basic, or a bearer flow that
+    # itself needs a token); the token request carries only its own client authentication.
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"access_token": ACCESS, "expires_in": 60})
+
+    other = httpx.BasicAuth("api-user", "api-password")
+    for auth in (jb.NoClientAuth(), jb.ClientSecretBasic("svc", SECRET)):
+        if mode == "sync":
+            with httpx.Client(transport=httpx.MockTransport(handler), auth=other) as http:
+                jb.TokenClient(ENDPOINT, auth, http=http).client_credentials()
+        else:
+            async def main(auth: jb.ClientAuth = auth) -> None:
+                async with httpx.AsyncClient(transport=httpx.MockTransport(handler),
+                                             auth=other) as http:
+                    await jb.AsyncTokenClient(ENDPOINT, auth, http=http).client_credentials()
+
+            anyio.run(main)
+    no_auth, basic_auth = seen
+    assert "authorization" not in no_auth.headers
+    expected = "Basic " + base64.b64encode(f"svc:{SECRET}".encode()).decode()
+    assert basic_auth.headers["authorization"] == expected
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("page", [b"<" * 65000, b"<script" * 9000, b"<!--" * 16000],
+                         ids=["open-angles", "open-scripts", "open-comments"])
+def test_a_hostile_html_page_is_excerpted_without_a_hang(mode: str, page: bytes) -> None:
+    # A backtracking tag pattern took seconds of CPU on these 64 KiB pages; a hang bound only.
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(401, content=b"<html>" + page, headers={"content-type": "text/html"})
+
+    started = time.monotonic()
+    with pytest.raises(jb.ResponseFormatError) as info:
+        run(mode, handler, lambda c: c.client_credentials())
+    assert "answered HTML with status 401" in str(info.value)
+    assert time.monotonic() - started < 1.5

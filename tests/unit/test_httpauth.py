@@ -185,3 +185,36 @@ def test_requests_does_not_retry_a_one_shot_stream(api: ResourceServer) -> None:
     assert response.status_code == 401
     assert len(api.seen) == 1
     assert raw.calls == 1
+
+
+def _redirect_then_401(request: httpx.Request) -> httpx.Response:
+    # api.example sends the client on to another origin, which answers 401; httpx drops the
+    # Authorization header on a cross-origin redirect, so that 401 is not about our token.
+    if request.url.host == "api.example":
+        return httpx.Response(302, headers={"Location": "https://other.example/x"})
+    return httpx.Response(401, headers={"X-Saw-Auth": str("Authorization" in request.headers)})
+
+
+def test_sync_401_to_a_request_without_our_token_is_not_retried() -> None:
+    source, raw = cached()
+    transport = httpx.MockTransport(_redirect_then_401)
+    with httpx.Client(auth=BearerAuth(source), transport=transport,
+                      follow_redirects=True) as client:
+        response = client.get("https://api.example/x")
+    assert response.status_code == 401
+    assert response.headers["X-Saw-Auth"] == "False"
+    assert raw.calls == 1  # no renewal: the token was never refused
+    assert source.fresh_token() is not None  # and it was not thrown away
+
+
+@pytest.mark.anyio
+async def test_async_401_to_a_request_without_our_token_is_not_retried() -> None:
+    raw = AsyncSource()
+    source = AsyncCachedSource(raw)
+    transport = httpx.MockTransport(_redirect_then_401)
+    async with httpx.AsyncClient(auth=BearerAuth(source), transport=transport,
+                                 follow_redirects=True) as client:
+        response = await client.get("https://api.example/x")
+    assert response.status_code == 401
+    assert raw.calls == 1
+    assert source.fresh_token() is not None

@@ -429,3 +429,52 @@ def test_claims_parse_fast_path_agrees_with_the_full_decoder(text: str) -> None:
 
         patch.setattr(jws, "_scan_json", no_scanner)
         assert outcome() == fast
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("exp", 10**400), ("exp", -10**400), ("nbf", 10**400), ("nbf", -10**400),
+    ("iat", 10**400), ("iat", -10**400), ("exp", 2**63), ("exp", 1e300),
+], ids=lambda v: v if isinstance(v, str) else f"{'-' if v < 0 else ''}{len(str(abs(int(v))))}d")
+def test_numeric_dates_beyond_float_range_are_refused_not_raised(
+        endpoint: TokenEndpoint, rsa: SigningKey, name: str, value: float) -> None:
+    # A signed assertion whose time claim is a huge integer once raised OverflowError (a 500).
+    claims = {"iss": "sf", "sub": "alice", "aud": ISSUER, "iat": int(NOW), "exp": int(NOW) + 300,
+              "jti": f"j-{name}-{value > 0}-{type(value).__name__}", name: value}
+    status, body, _ = post(endpoint, {"grant_type": JWT_BEARER,
+                                      "assertion": sign_compact(claims, rsa)})
+    assert (status, body["error"]) == (400, "invalid_grant"), body
+    assert "out of range" in body["error_description"]
+    assert len(body["error_description"]) < 200
+
+
+def test_malformed_form_errors_never_echo_a_value(
+        endpoint: TokenEndpoint, caplog: pytest.LogCaptureFixture) -> None:
+    # A client that forgets to percent-encode '&' in its secret splits the secret in two; the
+    # tail is a malformed field that must not come back in the answer or the log.
+    caplog.set_level(logging.INFO, logger="jwtbearer.server")
+    for body in (b"grant_type=client_credentials&client_id=basic&client_secret=ab&Tail5ecret",
+                 b"grant_type=client_credentials&=Tail5ecret"):
+        status, answer, _ = post(endpoint, body)
+        assert (status, answer["error"]) == (400, "invalid_request")
+        assert "malformed" in answer["error_description"]
+        assert "Tail5ecret" not in answer["error_description"]
+    assert "Tail5ecret" not in caplog.text
+
+
+def test_an_authorization_header_without_scheme_is_not_echoed(
+        endpoint: TokenEndpoint, caplog: pytest.LogCaptureFixture) -> None:
+    # Credentials sent without "Basic " would be read as the scheme name.
+    caplog.set_level(logging.INFO, logger="jwtbearer.server")
+    raw = base64.b64encode(b"basic:Sup3rSecretValue").decode()
+    for header in (raw, "Token " + raw, "X" * 30 + " y"):
+        status, answer, _ = post(endpoint, {"grant_type": "client_credentials"},
+                                 {**FORM, "authorization": header})
+        assert (status, answer["error"]) == (401, "invalid_client")
+        assert "Basic" in answer["error_description"]
+        assert raw[:10] not in answer["error_description"] and "XXXXX" not in answer[
+            "error_description"]
+    assert raw[:10] not in caplog.text
+    # A well-known scheme name is still named, to help the caller.
+    _, answer, _ = post(endpoint, {"grant_type": "client_credentials"},
+                        {**FORM, "authorization": "Bearer abc"})
+    assert "'Bearer'" in answer["error_description"]

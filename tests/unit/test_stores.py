@@ -295,3 +295,26 @@ def test_valid_token_is_served_while_another_process_holds_the_lock(tmp_path: Pa
     # Another instance (another process) now finds the new token in the file.
     again = CachedSource(FakeSource(clock), store=SQLiteStore(path, clock=clock), clock=clock)
     assert again.token().access_token == "tok-2"
+
+
+@pytest.mark.parametrize("url", [
+    "redis://127.0.0.1:{port}/0?password=hunter2pass",
+    "redis://127.0.0.1:{port}/0?username=u&password=hunter2pass#frag",
+    "redis://:hunter2pass@127.0.0.1:{port}/0",
+])
+def test_redis_password_in_any_part_of_the_url_stays_out_of_messages(
+    url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    store = RedisStore(url.format(port=port), encryption_key=KEY_A)
+    assert "hunter2pass" not in repr(store)
+    assert f"127.0.0.1:{port}/0" in repr(store)  # still says where the store is
+    with pytest.raises(StoreError) as info:
+        store.get("k")
+    assert "hunter2pass" not in str(info.value)
+    with caplog.at_level(logging.WARNING):
+        CachedSource(FakeSource(FakeClock()), store=store).token()
+    assert "hunter2pass" not in caplog.text

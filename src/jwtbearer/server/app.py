@@ -43,6 +43,7 @@ Answer = tuple[int, bytes, Headers]
 
 # Request headers the core reads; every other header is never decoded.
 _WANTED = frozenset({b"authorization", b"content-type"})
+_FIELD_NAMES = {b"authorization": "Authorization", b"content-type": "Content-Type"}
 _JSON_TYPE = (b"content-type", b"application/json")
 _HEALTHZ = b'{"status":"ok"}'
 _GET_ONLY = (b"allow", b"GET, HEAD")
@@ -114,7 +115,13 @@ class TokenApp:
                 if name == b"content-length":
                     length = value
                 elif name in _WANTED:
-                    headers[name.decode("latin-1")] = value.decode("latin-1")
+                    key = name.decode("latin-1")
+                    if key in headers:
+                        # Singleton fields (RFC 9110 §5.3): two could be read differently by a
+                        # proxy in front and by this server, so neither is chosen.
+                        return _error(400, "invalid_request",
+                                      f"the {_FIELD_NAMES[name]} header is repeated; send it once")
+                    headers[key] = value.decode("latin-1")
             if length is not None and (not length.isdigit() or int(length) > self.max_body_size):
                 return self._too_large
             body = await self._read(receive)

@@ -41,6 +41,9 @@ _FORM_TYPE = "application/x-www-form-urlencoded"
 _KNOWN_VALUES = {quote_plus(v): v for v in (
     "urn:ietf:params:oauth:grant-type:jwt-bearer",
     "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")}
+# Authorization schemes named in an error (IANA HTTP Authentication Scheme Registry).
+_KNOWN_SCHEMES = frozenset({"bearer", "digest", "dpop", "hoba", "mutual", "negotiate", "ntlm",
+                            "oauth", "scram-sha-1", "scram-sha-256", "vapid"})
 _MINIMAL = {
     "invalid_request": "the request is malformed",
     "invalid_client": "client authentication failed",
@@ -409,10 +412,14 @@ def _parse_form(body: bytes) -> dict[str, str]:
         raise Refusal("invalid_request", f"form body is malformed: over {_MAX_FIELDS} fields")
     form: dict[str, str] = {}
     seen: set[str] = set()
-    for part in parts:
+    for number, part in enumerate(parts, 1):
         raw_name, eq, raw_value = part.partition("=")
         if not eq or not raw_name:
-            raise Refusal("invalid_request", f"form body is malformed: {part[:40]!r}")
+            # The field itself is never echoed: it may be the tail of a secret that held an
+            # unencoded '&' (RFC 6749 Appendix B), and this message is logged and sent back.
+            raise Refusal("invalid_request",
+                          f"form body is malformed: field {number} is not name=value; "
+                          "percent-encode '&', '=' and '+' inside values")
         try:
             name, value = _unquote(raw_name), _unquote(raw_value)
         except UnicodeDecodeError:
@@ -429,8 +436,12 @@ def _parse_form(body: bytes) -> dict[str, str]:
 def _basic(header: str) -> tuple[str, str]:
     scheme, _, encoded = header.partition(" ")
     if scheme.lower() != "basic":
-        raise Refusal("invalid_client", f"Authorization scheme {scheme[:20]!r} is not Basic",
-                      status=401)
+        # Only a well-known scheme name is echoed: a header without one starts with the
+        # credentials themselves, which must stay out of the answer and the log.
+        named = f" {scheme!r}" if scheme.lower() in _KNOWN_SCHEMES else ""
+        raise Refusal("invalid_client",
+                      f"Authorization scheme{named} is not Basic; send "
+                      "'Basic base64(client_id:client_secret)' (RFC 6749 §2.3.1)", status=401)
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
     except (binascii.Error, ValueError):

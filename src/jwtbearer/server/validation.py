@@ -38,6 +38,9 @@ _CLIENT_TYPS = _GRANT_TYPS | {"client-authentication+jwt", "application/client-a
 # stream of distinct headers only costs the parsing it would cost without the cache.
 _PASSED: dict[tuple[str, bool], dict[str, Any]] = {}
 _PASSED_MAX = 1024
+# Beyond 2**53 a number is no longer exact in IEEE doubles (RFC 7493 §2.2), and an integer
+# past the float range would overflow the time arithmetic; no real NumericDate comes close.
+_MAX_DATE = 2**53
 
 
 class Refusal(Exception):
@@ -156,15 +159,18 @@ def _number(claims: Mapping[str, Any], name: str, code: str, status: int) -> flo
     value = claims.get(name)
     if value is None:
         return None
-    if type(value) is int or type(value) is float:  # the common case, first
-        return value
+    if (type(value) is int or type(value) is float) and -_MAX_DATE <= value <= _MAX_DATE:
+        return value  # the common case, first
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise Refusal(
             code,
             f"{name} must be a NumericDate number of seconds (RFC 7519 §2), not {_show(value)}",
             status=status,
         )
-    return float(value)
+    if -_MAX_DATE <= value <= _MAX_DATE:
+        return float(value)
+    raise Refusal(code, f"{name} is out of range for a NumericDate (at most 2**53 seconds, "
+                  "RFC 7493 §2.2)", status=status)
 
 
 def verify_assertion(

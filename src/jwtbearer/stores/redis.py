@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..errors import ConfigurationError
 from ..token import Clock, Token, system_clock
@@ -85,9 +86,18 @@ class RedisStore:
 
     @staticmethod
     def _describe(url: str) -> str:
-        # Never echo a password from the URL into logs or errors.
-        rest = url.split("://", 1)[-1]
-        return "redis://" + rest.rsplit("@", 1)[-1]
+        # Never echo a password from the URL into logs or errors: it may sit in the userinfo or
+        # in the query string (redis-py reads ?password=...), so keep only scheme, host, port
+        # and path, parsed as redis-py parses them.
+        parts = urlsplit(url)
+        try:
+            port = parts.port
+        except ValueError:
+            port = None
+        host = parts.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"
+        return f"{parts.scheme or 'redis'}://{host}{'' if port is None else f':{port}'}{parts.path}"
 
     def _fail(self, action: str, exc: Exception) -> StoreError:
         return StoreError(f"cannot {action} the token store {self._where}: {type(exc).__name__}")
