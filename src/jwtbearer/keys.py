@@ -390,5 +390,4 @@ def load_jwks(jwks: Mapping[str, Any] | str) -> list[VerifyingKey]:
 
 # Re-exported so that ``from jwtbearer.keys import KeyStore`` keeps working; the import sits here
 # because keystore.py builds on SigningKey.
-from ._files import _write_file as _write_private  # noqa: E402, F401
 from .keystore import KeyStore, default_key_store  # noqa: E402
