@@ -309,8 +309,8 @@ def make_assertions(workdir: Path, issuer: str, count: int, tag: str) -> Path:
     """``count`` JWT bearer request bodies, each with a distinct RS256 assertion (new jti)."""
     from urllib.parse import urlencode
 
-    from jwtbearer.assertion import make_assertion
-    from jwtbearer.keys import KeyStore
+    from jwtbearer.jose.assertion import make_assertion
+    from jwtbearer.jose.keystore import KeyStore
 
     key = KeyStore(workdir / "keys").get("svc")
     now = time.time()
@@ -335,7 +335,7 @@ class CoreProbe:
     PASSES = 4
 
     def __init__(self, workdir: Path, issuer: str, basic: str) -> None:
-        from jwtbearer.keys import KeyStore
+        from jwtbearer.jose.keystore import KeyStore
 
         self._config = workdir / "server.toml"
         self._bodies = [b.encode() for b in
@@ -422,7 +422,7 @@ def assertion_bodies(workdir: Path, issuer: str, per_round: int) -> list[Path]:
 
 def main() -> None:
     from _results import write_section
-    from jwtbearer.keys import KeyStore
+    from jwtbearer.jose.keystore import KeyStore
     from jwtbearer.server.app import listen_socket
 
     if shutil.which("wrk") is None:

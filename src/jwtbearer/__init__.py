@@ -38,10 +38,11 @@ from .errors import (
 )
 
 # Keys: PEM, PKCS#12, JWK, secrets; named keys
-from .keys import ALGORITHMS, default_key_store, KeyStore, load_jwks, SigningKey, VerifyingKey
+from .jose.keys import ALGORITHMS, load_jwks, SigningKey, VerifyingKey
+from .jose.keystore import default_key_store, KeyStore
 
 # Compact JWS (RFC 7515), algorithm pinned by the key
-from .jws import (
+from .jose.jws import (
     b64url_decode,
     b64url_encode,
     MAX_TOKEN_LENGTH,
@@ -55,13 +56,13 @@ from .jws import (
 )
 
 # Apex Auth.JWT and Auth.JWS
-from .assertion import JWS, JWT, make_assertion, new_jti, REGISTERED_CLAIMS
+from .jose.assertion import JWS, JWT, make_assertion, new_jti, REGISTERED_CLAIMS
 
 # Apex Auth.JWTBearerTokenExchange
-from .exchange import AsyncJWTBearerTokenExchange, JWTBearerTokenExchange
+from .client.exchange import AsyncJWTBearerTokenExchange, JWTBearerTokenExchange
 
 # Client authentication (RFC 6749 §2.3, RFC 7523 §2.2)
-from .client_auth import (
+from .client.client_auth import (
     CLIENT_ASSERTION_TYPE,
     ClientAuth,
     ClientSecretBasic,
@@ -72,7 +73,7 @@ from .client_auth import (
 )
 
 # Grants (RFC 7523 §2.1, RFC 6749 §4)
-from .grants import (
+from .client.grants import (
     AUTHORIZATION_CODE_GRANT,
     AuthorizationCode,
     CLIENT_CREDENTIALS_GRANT,
@@ -86,7 +87,7 @@ from .grants import (
 )
 
 # Protocol core, no I/O: requests, responses, retries
-from .protocol import (
+from .client.protocol import (
     build_token_request,
     MAX_RESPONSE_BYTES,
     parse_retry_after,
@@ -96,16 +97,16 @@ from .protocol import (
 )
 
 # Token clients: the only I/O
-from .client import AsyncEndpointSource, AsyncTokenClient, EndpointSource, TokenClient
+from .client.token_client import AsyncEndpointSource, AsyncTokenClient, EndpointSource, TokenClient
 
 # Reuse until shortly before expiry, one refresh per expiry
-from .caching import AsyncCachedSource, CachedSource
+from .lifecycle.caching import AsyncCachedSource, CachedSource
 
 # Token stores: process, machine (SQLite), fleet (Redis)
-from .stores import MemoryStore, RedisStore, SQLiteStore, store_key, TokenStore
+from .lifecycle.stores import MemoryStore, RedisStore, SQLiteStore, store_key, TokenStore
 
 # httpx and requests integration
-from .httpauth import BearerAuth
+from .lifecycle.httpauth import BearerAuth
 
 # Named credentials from TOML
 from .profiles import CLIENT_AUTH_METHODS, GRANTS, load_profiles, Profile, profile, profiles_path

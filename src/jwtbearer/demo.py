@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.syntax import Syntax
 
-from .jws import unverified_claims, unverified_header
+from .jose.jws import unverified_claims, unverified_header
 from .token import Clock, system_clock
 
 __all__ = ["DEMO_CLIENT_ID", "DEMO_SUBJECT", "connected_app_table", "run_demo", "shorten"]
@@ -78,11 +78,12 @@ def run_demo(console: Console, *, clock: Clock | None = None) -> int:
     """Run the demo, printing to ``console``; returns the exit status (0 when all went as told)."""
     import httpx
 
-    from .assertion import JWS, JWT
+    from .client.exchange import JWTBearerTokenExchange
     from .errors import TokenEndpointError
-    from .exchange import JWTBearerTokenExchange
-    from .jws import verify_compact
-    from .keys import KeyStore, load_jwks
+    from .jose.assertion import JWS, JWT
+    from .jose.jws import verify_compact
+    from .jose.keys import load_jwks
+    from .jose.keystore import KeyStore
     from .server.app import serve_config
 
     now_fn = clock or system_clock

@@ -30,10 +30,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .assertion import JWT
-from .caching import CachedSource
-from .client import TokenClient
-from .client_auth import (
+from .client.client_auth import (
     ClientAuth,
     ClientSecretBasic,
     ClientSecretJWT,
@@ -41,10 +38,14 @@ from .client_auth import (
     NoClientAuth,
     PrivateKeyJWT,
 )
+from .client.grants import ClientCredentials, JWTBearer
+from .client.token_client import TokenClient
 from .errors import ConfigurationError
-from .grants import ClientCredentials, JWTBearer
-from .keys import SigningKey, default_key_store
-from .stores import MemoryStore, RedisStore, SQLiteStore, TokenStore
+from .jose.assertion import JWT
+from .jose.keys import SigningKey
+from .jose.keystore import default_key_store
+from .lifecycle.caching import CachedSource
+from .lifecycle.stores import MemoryStore, RedisStore, SQLiteStore, TokenStore
 from .token import Clock
 
 __all__ = [

@@ -30,8 +30,8 @@ from typing import Any
 import httpx
 
 from .errors import ConfigurationError, JWSError
-from .jws import unverified_claims, unverified_header, verify_compact
-from .keys import SigningKey, VerifyingKey
+from .jose.jws import unverified_claims, unverified_header, verify_compact
+from .jose.keys import SigningKey, VerifyingKey
 from .token import Clock, system_clock
 
 __all__ = ["FakeClock", "MockAnswer", "MockRequest", "MockTokenEndpoint"]
@@ -433,7 +433,7 @@ class MockTokenEndpoint(httpx.BaseTransport, httpx.AsyncBaseTransport):
     def install(self) -> Iterator[MockTokenEndpoint]:
         """Within the block, clients built without ``http=`` talk to this mock (Apex
         ``Test.setMock``); the previous transports come back afterwards. Nests."""
-        from . import client as _client  # imported late: client imports this module's peers
+        from .client import token_client as _client  # imported late: the client is heavier
 
         previous = _client._set_default_transports(self, self)
         try:

@@ -31,7 +31,7 @@ import pytest
 from server_craft import API, JWT_BEARER, SUBJECT, FlowServer, Trap
 
 from jwtbearer.demo import connected_app_table
-from jwtbearer.keys import KeyStore, SigningKey
+from jwtbearer.jose import KeyStore, SigningKey
 from jwtbearer.server.app import serve_config
 
 

@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 import jwtbearer as jb
-from jwtbearer import client as client_module
-from jwtbearer.protocol import RetryPolicy
+from jwtbearer.client import token_client as client_module
+from jwtbearer.client.protocol import RetryPolicy
 
 ENDPOINT = "https://auth.example.com/oauth2/token"
 NOW = 1_800_000_000.0

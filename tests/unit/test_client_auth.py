@@ -9,7 +9,7 @@ import jwt as pyjwt
 import pytest
 
 import jwtbearer as jb
-from jwtbearer.client_auth import CLIENT_ASSERTION_TYPE
+from jwtbearer.client.client_auth import CLIENT_ASSERTION_TYPE
 
 ENDPOINT = "https://auth.example.com/oauth2/token"
 NOW = 1_800_000_000.0

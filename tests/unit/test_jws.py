@@ -19,7 +19,7 @@ from joserfc import jwk as jose_jwk
 from joserfc import jws as jose_jws
 
 from jwtbearer import ConfigurationError, JWSError, KeyLoadError, SigningKey, VerifyingKey
-from jwtbearer.jws import (
+from jwtbearer.jose.jws import (
     MAX_TOKEN_LENGTH,
     VerifiedJWS,
     b64url_decode,

@@ -29,7 +29,7 @@ from jwtbearer import (
     VerifyingKey,
     default_key_store,
 )
-from jwtbearer.jws import sign_compact, verify_compact
+from jwtbearer.jose.jws import sign_compact, verify_compact
 
 PKCS8 = serialization.PrivateFormat.PKCS8
 PEM = serialization.Encoding.PEM
@@ -389,7 +389,7 @@ def test_alg_must_fit_the_key(rsa_key: rsa.RSAPrivateKey) -> None:
 
 
 def test_kid_is_sent_only_when_known(rsa_key: rsa.RSAPrivateKey) -> None:
-    from jwtbearer.jws import unverified_header
+    from jwtbearer.jose.jws import unverified_header
 
     plain = SigningKey(rsa_key)
     assert "kid" not in unverified_header(sign_compact({}, plain))
@@ -561,10 +561,10 @@ def test_store_import_pkcs12_keeps_the_certificate(
     assert store.get("p12").certificate == cert
 
 
-def test_keystore_is_reexported_from_keys() -> None:
-    from jwtbearer import keystore
-    from jwtbearer.keys import KeyStore as FromKeys
-    from jwtbearer.keys import default_key_store as from_keys
+def test_keystore_is_reexported_from_jose() -> None:
+    from jwtbearer.jose import KeyStore as FromKeys
+    from jwtbearer.jose import default_key_store as from_keys
+    from jwtbearer.jose import keystore
 
     assert FromKeys is keystore.KeyStore is jwtbearer.KeyStore
     assert from_keys is keystore.default_key_store

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import jwtbearer as jb
-from jwtbearer.protocol import MAX_RESPONSE_BYTES, BodyReader
+from jwtbearer.client.protocol import MAX_RESPONSE_BYTES, BodyReader
 
 ENDPOINT = "https://auth.example.com/oauth2/token"
 NOW = 1_800_000_000.0

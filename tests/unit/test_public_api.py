@@ -43,7 +43,7 @@ def test_every_public_name_resolves_and_is_documented() -> None:
 
 
 def test_module_all_lists_only_existing_names() -> None:
-    for module in ("jwtbearer.testing", "jwtbearer.server", "jwtbearer.stores"):
+    for module in ("jwtbearer.testing", "jwtbearer.server", "jwtbearer.lifecycle.stores"):
         mod = importlib.import_module(module)
         for name in getattr(mod, "__all__", ()):
             assert hasattr(mod, name), f"{module}.__all__ names missing {name}"

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 import jwtbearer as jb
-from jwtbearer.protocol import RetryPolicy
+from jwtbearer.client.protocol import RetryPolicy
 
 ENDPOINT = "https://auth.example.com/oauth2/token"
 NOW = 1_800_000_000.0

@@ -139,8 +139,8 @@ def test_two_servers_sharing_redis_refuse_each_others_replays(redis_url: str,
                                                               tmp_path: Path) -> None:
     from urllib.parse import urlencode
 
-    from jwtbearer.assertion import make_assertion
-    from jwtbearer.keys import SigningKey
+    from jwtbearer.jose.assertion import make_assertion
+    from jwtbearer.jose.keys import SigningKey
     from jwtbearer.server.config import parse_config
     from jwtbearer.server.core import TokenEndpoint
     from jwtbearer.server.registry import JWT_BEARER

@@ -29,7 +29,7 @@ from jwtbearer import (
     Token,
     store_key,
 )
-from jwtbearer.stores._base import Sealer, hashed
+from jwtbearer.lifecycle.stores._base import Sealer, hashed
 
 SECRET_TOKEN = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJzdmMifQ.c2lnbmF0dXJlLXZhbHVl-secret"
 KEY_A = base64.urlsafe_b64encode(b"A" * 32).decode()

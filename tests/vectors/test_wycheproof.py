@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from jwtbearer import JWSError, KeyLoadError, SigningKey, VerifyingKey
-from jwtbearer.jws import verify_compact
+from jwtbearer.jose.jws import verify_compact
 
 HERE = Path(__file__).parent / "wycheproof"
 

@@ -25,7 +25,8 @@ from ..errors import (
     TransportError,
     redact,
 )
-from ..keys import KeyStore, SigningKey, VerifyingKey, default_key_store, load_jwks
+from ..jose.keys import SigningKey, VerifyingKey, load_jwks
+from ..jose.keystore import KeyStore, default_key_store
 
 #: Exit codes; documented in ``jwtbearer --help``.
 EXIT_OK = 0

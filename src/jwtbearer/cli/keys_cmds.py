@@ -10,7 +10,8 @@ import typer
 from cryptography import x509
 
 from ..errors import ConfigurationError
-from ..keys import KeyStore, SigningKey, default_key_store
+from ..jose.keys import SigningKey
+from ..jose.keystore import KeyStore, default_key_store
 from ._common import escape, fail, handled, out, read_secret, when
 
 __all__ = ["register"]

@@ -11,8 +11,8 @@ from typing import Annotated, Any
 
 import typer
 
-from ..assertion import REGISTERED_CLAIMS, make_assertion
 from ..errors import ConfigurationError
+from ..jose.assertion import REGISTERED_CLAIMS, make_assertion
 from ..profiles import Profile, load_profiles
 from ..token import Token
 from ._common import escape, fail, handled, load_signing_key, out, read_secret, relative, when

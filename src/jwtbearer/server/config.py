@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .._files import _home, _write_file
+from .._util import _home, _write_file
 from ..errors import ConfigurationError, KeyLoadError
-from ..keys import SigningKey
+from ..jose.keys import SigningKey
 from .registry import Client, ClientRegistry, ServerConfigError, parse_client
 
 __all__ = ["ACCESS_TOKEN_ALGS", "ServerConfig", "load_config", "parse_config"]

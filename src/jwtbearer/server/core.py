@@ -20,7 +20,7 @@ from json.encoder import encode_basestring_ascii as _quote
 from typing import Any
 from urllib.parse import quote_plus, unquote_plus
 
-from ..jws import sign_compact
+from ..jose.jws import sign_compact
 from ..token import Clock, system_clock
 from .config import ServerConfig
 from .registry import AUTH_METHODS, CLIENT_CREDENTIALS, JWT_BEARER, Client

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigurationError, KeyLoadError
-from ..keys import VerifyingKey, load_jwks
+from ..jose.keys import VerifyingKey, load_jwks
 
 __all__ = [
     "AUTH_METHODS",

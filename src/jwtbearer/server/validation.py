@@ -11,14 +11,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import JWSError
-from ..jws import (
+from ..jose.jws import (
     _COMPACT,
     _decode,
     _malformed,
     _verify_segments,
     parse_json_object,
 )
-from ..keys import VerifyingKey
+from ..jose.keys import VerifyingKey
 from .replay import ReplayCache, ReplayCacheUnavailable
 
 __all__ = ["AssertionPolicy", "ParsedAssertion", "Refusal", "parse_assertion",

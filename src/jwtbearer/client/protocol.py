@@ -21,8 +21,7 @@ from types import MappingProxyType
 from typing import Any, NoReturn
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from .client_auth import ClientAuth
-from .errors import (
+from ..errors import (
     ConfigurationError,
     ResponseFormatError,
     TokenEndpointError,
@@ -31,8 +30,9 @@ from .errors import (
     error_class_for,
     redact,
 )
+from ..token import Token
+from .client_auth import ClientAuth
 from .grants import Grant
-from .token import Token
 
 __all__ = [
     "MAX_RESPONSE_BYTES",

@@ -6,7 +6,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from ..token import Token
+from ...token import Token
 from ._base import StoreLockTimeout
 
 __all__ = ["MemoryStore"]

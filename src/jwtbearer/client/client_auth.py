@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 from urllib.parse import quote_plus
 
-from .assertion import make_assertion
-from .errors import ConfigurationError
-from .keys import SigningKey, default_key_store
+from ..errors import ConfigurationError
+from ..jose.assertion import make_assertion
+from ..jose.keys import SigningKey
+from ..jose.keystore import default_key_store
 
 __all__ = [
     "CLIENT_ASSERTION_TYPE",

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import ConfigurationError
-from ..token import Clock, Token, system_clock
+from ...errors import ConfigurationError
+from ...token import Clock, Token, system_clock
 from ._base import Sealer, StoreError, hashed, log, wait_for_lock
 
 __all__ = ["SQLiteStore"]

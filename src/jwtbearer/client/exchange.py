@@ -16,12 +16,12 @@ from dataclasses import dataclass
 import anyio
 import httpx
 
-from .assertion import JWS
-from .client import AsyncTokenClient, TokenClient
-from .errors import ConfigurationError, ResponseFormatError, TokenEndpointError
+from ..errors import ConfigurationError, ResponseFormatError, TokenEndpointError
+from ..jose.assertion import JWS
+from ..token import Clock, Token
 from .grants import JWT_BEARER_GRANT
 from .protocol import RetryPolicy, TokenRequest
-from .token import Clock, Token
+from .token_client import AsyncTokenClient, TokenClient
 
 __all__ = ["AsyncJWTBearerTokenExchange", "JWTBearerTokenExchange"]
 

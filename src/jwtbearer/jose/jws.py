@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ConfigurationError, JWSError
+from ..errors import ConfigurationError, JWSError
 from .keys import ALGORITHMS, SigningKey, VerifyingKey
 
 __all__ = [

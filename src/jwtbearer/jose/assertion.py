@@ -12,10 +12,11 @@ import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .errors import ConfigurationError, JWSError
+from ..errors import ConfigurationError, JWSError
+from ..token import Clock, system_clock
 from .jws import b64url_decode, parse_json_object, sign_compact
-from .keys import SigningKey, default_key_store
-from .token import Clock, system_clock
+from .keys import SigningKey
+from .keystore import default_key_store
 
 __all__ = ["JWS", "JWT", "REGISTERED_CLAIMS", "make_assertion", "new_jti"]
 

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 
-from .errors import ConfigurationError, KeyLoadError
+from ..errors import ConfigurationError, KeyLoadError
 
 __all__: list[str] = []
 

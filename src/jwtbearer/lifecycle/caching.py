@@ -19,9 +19,9 @@ import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from .errors import ConfigurationError, redact
+from ..errors import ConfigurationError, redact
+from ..token import AsyncTokenSource, Clock, Token, TokenSource, system_clock
 from .stores import MemoryStore, StoreError, StoreLockTimeout, TokenStore
-from .token import AsyncTokenSource, Clock, Token, TokenSource, system_clock
 
 __all__ = ["AsyncCachedSource", "CachedSource"]
 

@@ -25,17 +25,18 @@ from typing import Any
 import anyio
 import httpx
 
-from .assertion import JWS, JWT
-from .client_auth import ClientAuth, NoClientAuth
-from .errors import (
+from ..errors import (
     ConfigurationError,
     ResponseFormatError,
     TokenEndpointError,
     TransportError,
     redact,
 )
+from ..jose.assertion import JWS, JWT
+from ..jose.keys import SigningKey
+from ..token import Clock, Token, system_clock
+from .client_auth import ClientAuth, NoClientAuth
 from .grants import AuthorizationCode, ClientCredentials, Grant, JWTBearer, RefreshToken
-from .keys import SigningKey
 from .protocol import (
     BodyReader,
     RetryPolicy,
@@ -43,7 +44,6 @@ from .protocol import (
     build_token_request,
     parse_token_response,
 )
-from .token import Clock, Token, system_clock
 
 __all__ = ["AsyncEndpointSource", "AsyncTokenClient", "EndpointSource", "TokenClient"]
 

@@ -24,8 +24,8 @@ from typing import Protocol, runtime_checkable
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from ..errors import ConfigurationError, StoreError, StoreLockTimeout
-from ..token import Token
+from ...errors import ConfigurationError, StoreError, StoreLockTimeout
+from ...token import Token
 
 __all__ = [
     "StoreError",

@@ -19,8 +19,8 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
+from ..errors import ConfigurationError, KeyLoadError
 from ._algorithms import _JWK_CURVE, ALGORITHMS, PrivateKey, PublicKey, _spki
-from .errors import ConfigurationError, KeyLoadError
 
 __all__: list[str] = []
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from .keys import ALGORITHMS
+from ..jose.keys import ALGORITHMS
 
 __all__ = [
     "COMMON_MAX_LIFETIME",

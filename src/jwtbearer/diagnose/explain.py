@@ -22,6 +22,9 @@ from types import MappingProxyType
 from typing import Any
 from urllib.parse import parse_qsl
 
+from ..errors import JWSError, redact
+from ..jose.jws import b64url_decode, parse_json_object, verify_compact
+from ..jose.keys import SigningKey, VerifyingKey
 from ._known_errors import AAD, AADSTS_CODE, GENERIC_BY_CODE, KNOWN_ERRORS, KnownError, find_known
 
 # The provider names and the lint rules' names stay importable from here, where they were
@@ -38,9 +41,6 @@ from ._lint import Finding, check_header, check_identity, check_times
 from ._lint import Level as Level
 from ._lint import duration as duration
 from ._lint import numeric_date as numeric_date
-from .errors import JWSError, redact
-from .jws import b64url_decode, parse_json_object, verify_compact
-from .keys import SigningKey, VerifyingKey
 
 __all__ = [
     "KNOWN_ERRORS",

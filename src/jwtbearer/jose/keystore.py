@@ -23,8 +23,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from ._files import _home, _write_file
-from .errors import ConfigurationError, KeyLoadError
+from .._util import _home, _write_file
+from ..errors import ConfigurationError, KeyLoadError
 from .keys import SigningKey
 
 __all__ = ["KeyStore", "default_key_store"]

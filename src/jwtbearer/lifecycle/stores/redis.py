@@ -9,8 +9,8 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..errors import ConfigurationError
-from ..token import Clock, Token, system_clock
+from ...errors import ConfigurationError
+from ...token import Clock, Token, system_clock
 from ._base import Sealer, StoreError, hashed, log, wait_for_lock
 
 __all__ = ["RedisStore"]

@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Protocol, runtime_checkable
 
-from .assertion import JWS, JWT
+from ..errors import ConfigurationError, JWSError, redact
+from ..jose.assertion import JWS, JWT
+from ..jose.jws import b64url_encode, sign_compact, unverified_claims
+from ..jose.keys import SigningKey
+from ..jose.keystore import default_key_store
 from .client_auth import AUTH_FIELDS
-from .errors import ConfigurationError, JWSError, redact
-from .jws import b64url_encode, sign_compact, unverified_claims
-from .keys import SigningKey, default_key_store
 
 __all__ = [
     "AUTHORIZATION_CODE_GRANT",

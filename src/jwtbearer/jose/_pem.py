@@ -13,9 +13,9 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
+from ..errors import ConfigurationError, KeyLoadError
 from ._algorithms import _PRIVATE_TYPES, _PUBLIC_TYPES, PrivateKey, PublicKey, _spki
 from ._jwk import _b64url
-from .errors import ConfigurationError, KeyLoadError
 
 __all__: list[str] = []
 

@@ -22,6 +22,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
+from ..errors import ConfigurationError, KeyLoadError
 from ._algorithms import (
     _EC_CURVES,
     _PRIVATE_TYPES,
@@ -54,14 +55,11 @@ from ._pem import (
     _pem_blocks,
     _secret_bytes,
 )
-from .errors import ConfigurationError, KeyLoadError
 
 __all__ = [
     "ALGORITHMS",
-    "KeyStore",
     "SigningKey",
     "VerifyingKey",
-    "default_key_store",
     "load_jwks",
 ]
 
@@ -386,8 +384,3 @@ def load_jwks(jwks: Mapping[str, Any] | str) -> list[VerifyingKey]:
         except KeyLoadError as exc:
             raise KeyLoadError(f"JWK Set entry {index}: {exc}") from None
     return result
-
-
-# Re-exported so that ``from jwtbearer.keys import KeyStore`` keeps working; the import sits here
-# because keystore.py builds on SigningKey.
-from .keystore import KeyStore, default_key_store  # noqa: E402

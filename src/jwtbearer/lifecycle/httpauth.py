@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 import anyio.to_thread
 import httpx
 
+from ..errors import ConfigurationError
+from ..token import AsyncTokenSource, Token, TokenSource
 from .caching import AsyncCachedSource, CachedSource
-from .errors import ConfigurationError
-from .token import AsyncTokenSource, Token, TokenSource
 
 if TYPE_CHECKING:
     import requests
