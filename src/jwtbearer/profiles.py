@@ -46,6 +46,7 @@ from .jose.keys import SigningKey
 from .jose.keystore import default_key_store
 from .lifecycle.caching import CachedSource
 from .lifecycle.stores import MemoryStore, RedisStore, SQLiteStore, TokenStore
+from .oauth import AUTH_METHODS, SECRET_AUTH_METHODS
 from .token import Clock
 
 __all__ = [
@@ -60,14 +61,8 @@ __all__ = [
 #: Grants a profile can use (RFC 7523 §2.1 and RFC 6749 §4.4).
 GRANTS = ("jwt-bearer", "client-credentials")
 #: Client authentication methods, named as in the IANA OAuth registry (RFC 7591 §2).
-CLIENT_AUTH_METHODS = (
-    "none",
-    "client_secret_basic",
-    "client_secret_post",
-    "client_secret_jwt",
-    "private_key_jwt",
-)
-_NEEDS_SECRET = ("client_secret_basic", "client_secret_post", "client_secret_jwt")
+CLIENT_AUTH_METHODS = AUTH_METHODS
+_NEEDS_SECRET = SECRET_AUTH_METHODS
 _COMMAND_LINE = "command line"
 _KEY_SUFFIXES = (".pem", ".key", ".p12", ".pfx", ".json", ".jwk")
 

@@ -13,13 +13,13 @@ import typer
 
 from ..errors import ConfigurationError
 from ..jose.assertion import REGISTERED_CLAIMS, make_assertion
+from ..oauth import JWT_BEARER_GRANT
 from ..profiles import Profile, load_profiles
 from ..token import Token
 from ._common import escape, fail, handled, load_signing_key, out, read_secret, relative, when
 
 __all__ = ["register"]
 
-JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 
 class Grant(StrEnum):
@@ -260,7 +260,7 @@ def assert_command(
         typer.echo(jwt)
         return
     parts = ["curl", "-sS", "-X", "POST", curl, "-H", "Accept: application/json",
-             "--data-urlencode", f"grant_type={JWT_BEARER}",
+             "--data-urlencode", f"grant_type={JWT_BEARER_GRANT}",
              "--data-urlencode", f"assertion={jwt}"]
     typer.echo(" ".join(shlex.quote(p) for p in parts))
 

@@ -18,6 +18,7 @@ from ..errors import ConfigurationError
 from ..jose.assertion import make_assertion
 from ..jose.keys import SigningKey
 from ..jose.keystore import default_key_store
+from ..oauth import CLIENT_ASSERTION_TYPE
 
 __all__ = [
     "CLIENT_ASSERTION_TYPE",
@@ -29,8 +30,6 @@ __all__ = [
     "PrivateKeyJWT",
 ]
 
-#: ``client_assertion_type`` of a JWT client assertion (RFC 7523 §2.2).
-CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 #: Form fields owned by client authentication; a grant may not set them (see protocol.py).
 AUTH_FIELDS = frozenset({"client_id", "client_secret", "client_assertion", "client_assertion_type"})

@@ -19,6 +19,12 @@ from ..jose.assertion import JWS, JWT
 from ..jose.jws import b64url_encode, sign_compact, unverified_claims
 from ..jose.keys import SigningKey
 from ..jose.keystore import default_key_store
+from ..oauth import (
+    AUTHORIZATION_CODE_GRANT,
+    CLIENT_CREDENTIALS_GRANT,
+    JWT_BEARER_GRANT,
+    REFRESH_TOKEN_GRANT,
+)
 from .client_auth import AUTH_FIELDS
 
 __all__ = [
@@ -33,15 +39,6 @@ __all__ = [
     "JWTBearer",
     "RefreshToken",
 ]
-
-#: RFC 7523 §2.1.
-JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
-#: RFC 6749 §4.4.2.
-CLIENT_CREDENTIALS_GRANT = "client_credentials"
-#: RFC 6749 §4.1.3.
-AUTHORIZATION_CODE_GRANT = "authorization_code"
-#: RFC 6749 §6.
-REFRESH_TOKEN_GRANT = "refresh_token"
 
 Identity = dict[str, str | None]
 

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from ..jose.keys import ALGORITHMS
+from ..oauth import MS_THRESHOLD as _MS_THRESHOLD
 
 __all__ = [
     "COMMON_MAX_LIFETIME",
@@ -74,7 +75,6 @@ _MISSING: dict[str, tuple[Level, str, str]] = {
     "jti": ("warning", "no jti: servers with a replay cache (Okta, PingOne, the reference "
             "server) require a unique id", "Add jti = a fresh random string per assertion."),
 }
-_MS_THRESHOLD = 100_000_000_000  # NumericDate seconds reach this in the year 5138
 _UNSAFE_HEADERS = {
     "jku": "a URL to fetch keys from",
     "x5u": "a URL to fetch a certificate from",

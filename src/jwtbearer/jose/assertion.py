@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..errors import ConfigurationError, JWSError
+from ..oauth import MS_THRESHOLD as _MS_THRESHOLD
 from ..token import Clock, system_clock
 from .jws import b64url_decode, parse_json_object, sign_compact
 from .keys import SigningKey
@@ -25,8 +26,6 @@ REGISTERED_CLAIMS = frozenset({"iss", "sub", "aud", "exp", "nbf", "iat", "jti"})
 
 DEFAULT_VALIDITY = 300
 
-#: Epoch seconds past this (year 5138) can only be milliseconds; a NumericDate is seconds.
-_MS_THRESHOLD = 10**11
 
 
 def new_jti() -> str:

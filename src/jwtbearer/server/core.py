@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import quote_plus, unquote_plus
 
 from ..jose.jws import sign_compact
+from ..oauth import CLIENT_ASSERTION_TYPE
 from ..token import Clock, system_clock
 from .config import ServerConfig
 from .registry import AUTH_METHODS, CLIENT_CREDENTIALS, JWT_BEARER, Client
@@ -29,8 +30,6 @@ from .validation import AssertionPolicy, Refusal, parse_assertion, verify_assert
 
 __all__ = ["CLIENT_ASSERTION_TYPE", "Response", "TokenEndpoint"]
 
-#: RFC 7523 §2.2 client_assertion_type.
-CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 _log = logging.getLogger("jwtbearer.server")
 _JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True).encode

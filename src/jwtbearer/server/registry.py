@@ -17,6 +17,9 @@ from typing import Any
 
 from ..errors import ConfigurationError, KeyLoadError
 from ..jose.keys import VerifyingKey, load_jwks
+from ..oauth import AUTH_METHODS
+from ..oauth import CLIENT_CREDENTIALS_GRANT as CLIENT_CREDENTIALS
+from ..oauth import JWT_BEARER_GRANT as JWT_BEARER
 
 __all__ = [
     "AUTH_METHODS",
@@ -28,20 +31,8 @@ __all__ = [
     "parse_client",
 ]
 
-#: RFC 7523 §2.1 grant type.
-JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
-#: RFC 6749 §4.4 grant type.
-CLIENT_CREDENTIALS = "client_credentials"
 GRANT_TYPES = (CLIENT_CREDENTIALS, JWT_BEARER)
 
-#: Client authentication methods (IANA "OAuth Token Endpoint Authentication Methods").
-AUTH_METHODS = (
-    "none",
-    "client_secret_basic",
-    "client_secret_post",
-    "client_secret_jwt",
-    "private_key_jwt",
-)
 _HMAC_ALGS = ("HS256", "HS384", "HS512")
 # RFC 6749 §3.3 scope-token: %x21 / %x23-5B / %x5D-7E
 _SCOPE_RE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")

@@ -19,6 +19,7 @@ from ..jose.jws import (
     parse_json_object,
 )
 from ..jose.keys import VerifyingKey
+from ..oauth import MAX_NUMERIC_DATE as _MAX_DATE
 from .replay import ReplayCache, ReplayCacheUnavailable
 
 __all__ = ["AssertionPolicy", "ParsedAssertion", "Refusal", "parse_assertion",
@@ -38,9 +39,6 @@ _CLIENT_TYPS = _GRANT_TYPS | {"client-authentication+jwt", "application/client-a
 # stream of distinct headers only costs the parsing it would cost without the cache.
 _PASSED: dict[tuple[str, bool], dict[str, Any]] = {}
 _PASSED_MAX = 1024
-# Beyond 2**53 a number is no longer exact in IEEE doubles (RFC 7493 §2.2), and an integer
-# past the float range would overflow the time arithmetic; no real NumericDate comes close.
-_MAX_DATE = 2**53
 
 
 class Refusal(Exception):
