@@ -97,7 +97,7 @@ from .client.protocol import (
 )
 
 # Token clients: the only I/O
-from .client.token_client import AsyncEndpointSource, AsyncTokenClient, EndpointSource, TokenClient
+from .client import AsyncEndpointSource, AsyncTokenClient, EndpointSource, TokenClient
 
 # Reuse until shortly before expiry, one refresh per expiry
 from .lifecycle.caching import AsyncCachedSource, CachedSource

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from ._util import home, resolve_secret
 from .client.client_auth import (
     ClientAuth,
     ClientSecretBasic,
@@ -67,11 +68,6 @@ _COMMAND_LINE = "command line"
 _KEY_SUFFIXES = (".pem", ".key", ".p12", ".pfx", ".json", ".jwk")
 
 
-def _home() -> Path:
-    env = os.environ.get("JWTBEARER_HOME")
-    return Path(env) if env else Path.home() / ".config" / "jwtbearer"
-
-
 def _where(origin: str, name: str) -> str:
     return origin if origin == _COMMAND_LINE else f"{origin}: [profiles.{name}]"
 
@@ -80,7 +76,7 @@ def profiles_path() -> Path:
     """The profiles file: ``$JWTBEARER_PROFILES``, else ``$JWTBEARER_HOME/profiles.toml``, else
     ``~/.config/jwtbearer/profiles.toml``."""
     env = os.environ.get("JWTBEARER_PROFILES")
-    return Path(env) if env else _home() / "profiles.toml"
+    return Path(env) if env else home() / "profiles.toml"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -173,24 +169,10 @@ class Profile:
 
     def resolve_secret(self, reference: str, what: str) -> str:
         """The value behind an ``env:VAR`` or ``file:PATH`` reference."""
-        kind, _, target = reference.partition(":")
-        if kind == "env":
-            value = os.environ.get(target)
-            if not value:
-                raise ConfigurationError(
-                    f"{self.where}: {what} = \"env:{target}\" but ${target} is not set"
-                )
-            return value
-        path = self._path(target)
         try:
-            value = path.read_text(encoding="utf-8").rstrip("\r\n")
-        except OSError as exc:
-            raise ConfigurationError(
-                f"{self.where}: {what}: cannot read {path}: {exc.strerror or exc}"
-            ) from None
-        if not value:
-            raise ConfigurationError(f"{self.where}: {what}: {path} is empty")
-        return value
+            return resolve_secret(reference, base_dir=self.base_dir)
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"{self.where}: {what} = {reference!r}: {exc}") from None
 
     def signing_key(self) -> SigningKey:
         """The profile's key: a key-store name, or a key file (relative to the profiles file)."""
@@ -255,7 +237,7 @@ class Profile:
         if self.cache.startswith("redis"):
             return RedisStore(self.cache)
         _, _, target = self.cache.partition(":")
-        return SQLiteStore(self._path(target) if target else _home() / "tokens.db")
+        return SQLiteStore(self._path(target) if target else home() / "tokens.db")
 
     def source(
         self,

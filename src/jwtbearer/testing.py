@@ -433,13 +433,13 @@ class MockTokenEndpoint(httpx.BaseTransport, httpx.AsyncBaseTransport):
     def install(self) -> Iterator[MockTokenEndpoint]:
         """Within the block, clients built without ``http=`` talk to this mock (Apex
         ``Test.setMock``); the previous transports come back afterwards. Nests."""
-        from .client import token_client as _client  # imported late: the client is heavier
+        from .client.transport import set_default_transports  # late: httpx is heavier
 
-        previous = _client._set_default_transports(self, self)
+        previous = set_default_transports(self, self)
         try:
             yield self
         finally:
-            _client._set_default_transports(*previous)
+            set_default_transports(*previous)
 
     # -- answering --------------------------------------------------------------------------
 

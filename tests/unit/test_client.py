@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 import jwtbearer as jb
-from jwtbearer.client import token_client as client_module
+from jwtbearer.client import transport as client_module
 from jwtbearer.client.protocol import RetryPolicy
 
 ENDPOINT = "https://auth.example.com/oauth2/token"
@@ -277,13 +277,31 @@ def test_cache_key_is_stable_and_distinguishes_what_matters() -> None:
     assert SECRET not in base
 
 
+def test_store_key_is_the_sources_cache_key() -> None:
+    from jwtbearer.lifecycle.stores import store_key
+
+    client = jb.TokenClient(ENDPOINT, jb.ClientSecretBasic("app", SECRET))
+    grant = jb.ClientCredentials(scope="api", audience="x", resource="urn:r", extra={"k": "v"})
+    assert client.source(grant).cache_key == store_key(
+        token_endpoint=ENDPOINT, client_id="app", grant_type="client_credentials", scope="api",
+        audience="x", resource="urn:r", extra={"k": "v"})
+    jwt = jb.JWT(iss="app", sub="alice", aud="https://aud")
+    bearer = jb.JWTBearer(jwt, jb.SigningKey.generate("ES256"), scope="api")
+    assert client.source(bearer).cache_key == store_key(
+        token_endpoint=ENDPOINT, client_id="app",
+        grant_type="urn:ietf:params:oauth:grant-type:jwt-bearer", issuer="app",
+        subject="alice", audience="https://aud", scope="api")
+    assert client.source(jb.ClientCredentials()).cache_key == store_key(
+        token_endpoint=ENDPOINT, client_id="app", grant_type="client_credentials")
+
+
 # -- the default transport hook -----------------------------------------------------------------
 
 
 def test_default_transports_route_clients_created_without_http() -> None:
     sync_transport = httpx.MockTransport(ok())
     async_transport = httpx.MockTransport(ok({"access_token": "async-token"}))
-    previous = client_module._set_default_transports(sync_transport, async_transport)
+    previous = client_module.set_default_transports(sync_transport, async_transport)
     try:
         assert previous == (None, None)
         with jb.TokenClient(ENDPOINT) as client:
@@ -295,7 +313,7 @@ def test_default_transports_route_clients_created_without_http() -> None:
 
         assert anyio.run(main) == "async-token"
     finally:
-        assert client_module._set_default_transports(*previous) == (
+        assert client_module.set_default_transports(*previous) == (
             sync_transport, async_transport)
     assert not hasattr(jb, "_set_default_transports")  # a test hook, not public API
 

@@ -20,12 +20,13 @@ import jwtbearer
 SRC = Path(jwtbearer.__file__).parent
 
 #: The shared vocabulary and plumbing every layer may use.
-ROOT = {"errors", "token", "oauth", "_util", "_lazy"}
+ROOT = {"errors", "token", "oauth", "_util", "_flow", "_lazy"}
 
 MAY_IMPORT: dict[str, set[str]] = {
     "errors": set(),
     "oauth": set(),
     "_lazy": set(),
+    "_flow": set(),
     "token": {"errors", "oauth"},
     "_util": {"errors"},
     # Keys, JWS, the key store and the assertion builders.

@@ -413,8 +413,8 @@ _JSON_BITS = st.sampled_from(['{', '}', '[', ']', ',', ':', '"a"', '"b"', '1', '
 def test_claims_parse_fast_path_agrees_with_the_full_decoder(text: str) -> None:
     # Claims are parsed on every request through the decoder's scanner alone; whatever the
     # input, the value or the error must be the full decoder's.
-    from jwtbearer.jose import jws
     from jwtbearer.errors import JWSError
+    from jwtbearer.jose import jws
 
     def outcome() -> object:
         try:

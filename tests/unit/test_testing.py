@@ -299,9 +299,9 @@ def test_install_nests_and_restores() -> None:
         with TokenClient(URL) as client:
             assert client.client_credentials().access_token == "outer"
     assert len(outer.requests) == 1 and len(inner.requests) == 1
-    from jwtbearer.client import token_client as client_module
+    from jwtbearer.client import transport as client_module
 
-    previous = client_module._set_default_transports(None, None)
+    previous = client_module.set_default_transports(None, None)
     assert previous == (None, None)  # nothing left installed
 
 

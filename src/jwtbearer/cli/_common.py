@@ -14,6 +14,7 @@ from typing import NoReturn
 import typer
 from rich.console import Console
 
+from .._util import read_env, read_secret_file
 from ..diagnose import duration
 from ..errors import (
     ConfigurationError,
@@ -108,19 +109,11 @@ def read_secret(*, env: str | None, file: Path | None, stdin: bool, what: str) -
     chosen = [x for x in (env, file, stdin or None) if x]
     if len(chosen) > 1:
         fail(f"give the {what} one way only: an environment variable, a file or stdin")
-    if env:
-        value = os.environ.get(env)
-        if not value:
-            fail(f"the {what} variable ${env} is not set", hint=f"export {env}=...")
-        return value
-    if file is not None:
+    if env or file is not None:
         try:
-            value = file.read_text(encoding="utf-8").rstrip("\r\n")
-        except OSError as exc:
-            fail(f"cannot read the {what} file {file}: {exc.strerror or exc}")
-        if not value:
-            fail(f"the {what} file {file} is empty")
-        return value
+            return read_env(env) if env else read_secret_file(file)  # type: ignore[arg-type]
+        except ConfigurationError as exc:
+            fail(f"the {what}: {exc}")
     if stdin:
         value = sys.stdin.readline().rstrip("\r\n")
         if not value:

@@ -18,7 +18,8 @@ from .client_auth import (
 from .exchange import AsyncJWTBearerTokenExchange, JWTBearerTokenExchange
 from .grants import PKCE, AuthorizationCode, ClientCredentials, Grant, JWTBearer, RefreshToken
 from .protocol import RetryPolicy
-from .token_client import AsyncEndpointSource, AsyncTokenClient, EndpointSource, TokenClient
+from .sources import AsyncEndpointSource, EndpointSource
+from .token_client import AsyncTokenClient, TokenClient
 
 __all__ = [
     "PKCE",

@@ -12,20 +12,22 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 import anyio
 import httpx
 
+from .._flow import Flow, arun, run
 from ..errors import ConfigurationError, ResponseFormatError, TokenEndpointError
 from ..jose.assertion import JWS
+from ..oauth import JWT_BEARER_GRANT
 from ..token import Clock, Token
-from .grants import JWT_BEARER_GRANT
-from .protocol import RetryPolicy, TokenRequest
+from ._base import Answer, ClientBase, Send
+from .protocol import RetryPolicy
 from .token_client import AsyncTokenClient, TokenClient
 
 __all__ = ["AsyncJWTBearerTokenExchange", "JWTBearerTokenExchange"]
 
-_Answer = tuple[int, httpx.Headers, bytes]
 _Outcome = Token | TokenEndpointError | ResponseFormatError
 # Headers that describe the bytes on the wire, not the (decompressed) body kept here.
 _WIRE_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
@@ -49,25 +51,7 @@ class _AssertionGrant:
         return {"grant_type": self.grant_type}
 
 
-class _RecordingClient(TokenClient):
-    """A TokenClient that keeps the raw answer, for ``get_http_response()``."""
-
-    answer: _Answer | None = None
-
-    def _post(self, request: TokenRequest) -> _Answer:
-        self.answer = super()._post(request)
-        return self.answer
-
-
-class _AsyncRecordingClient(AsyncTokenClient):
-    answer: _Answer | None = None
-
-    async def _post(self, request: TokenRequest) -> _Answer:
-        self.answer = await super()._post(request)
-        return self.answer
-
-
-def _http_response(endpoint: str, answer: _Answer) -> httpx.Response:
+def _http_response(endpoint: str, answer: Answer) -> httpx.Response:
     status, headers, body = answer
     kept = [(k, v) for k, v in headers.multi_items() if k.lower() not in _WIRE_HEADERS]
     return httpx.Response(
@@ -156,7 +140,28 @@ class _ExchangeBase:
             self._grant_type, self._next_jws.compact_serialization()
         )
 
-    def _settle(self, endpoint: str, answer: _Answer | None, outcome: _Outcome | None) -> None:
+    def _flow(self, client: ClientBase) -> Flow[Send, None]:
+        """The exchange, once for both drivers: one POST (no retries), its answer kept."""
+        endpoint, grant = self._ready()
+        answer: Answer | None = None
+        outcome: _Outcome | None = None
+        try:
+            answer = yield Send(client.build(grant))
+            outcome = client.parse(grant, *answer)
+        except (TokenEndpointError, ResponseFormatError) as exc:
+            if answer is None:
+                raise
+            outcome = exc
+        finally:
+            self._settle(endpoint, answer, outcome)
+
+    def _client_options(self) -> dict[str, Any]:
+        assert self._token_endpoint is not None
+        return {"endpoint": self._token_endpoint, "timeout": self.timeout,
+                "allow_insecure_http": self.allow_insecure_http, "retry": RetryPolicy.none(),
+                "clock": self._clock}
+
+    def _settle(self, endpoint: str, answer: Answer | None, outcome: _Outcome | None) -> None:
         if answer is not None:
             self._response = _http_response(endpoint, answer)
             self._outcome = outcome
@@ -219,22 +224,9 @@ class JWTBearerTokenExchange(_ExchangeBase):
         with self._lock:
             if self._outcome is not None:
                 return
-            endpoint, grant = self._ready()
-            client = _RecordingClient(
-                endpoint, timeout=self.timeout, http=self.http,
-                allow_insecure_http=self.allow_insecure_http, retry=RetryPolicy.none(),
-                clock=self._clock,
-            )
-            outcome: _Outcome | None = None
-            try:
-                outcome = client.request_token(grant)
-            except (TokenEndpointError, ResponseFormatError) as exc:
-                if client.answer is None:
-                    raise
-                outcome = exc
-            finally:
-                client.close()
-                self._settle(endpoint, client.answer, outcome)
+            self._ready()
+            with TokenClient(**self._client_options(), http=self.http) as client:
+                run(self._flow(client), lambda step: client.post(step.request))
 
     def get_access_token(self) -> str:
         """The ``access_token`` of the answer (Apex ``getAccessToken``); POSTs on first use.
@@ -298,22 +290,9 @@ class AsyncJWTBearerTokenExchange(_ExchangeBase):
         async with self._lock:
             if self._outcome is not None:
                 return
-            endpoint, grant = self._ready()
-            client = _AsyncRecordingClient(
-                endpoint, timeout=self.timeout, http=self.http,
-                allow_insecure_http=self.allow_insecure_http, retry=RetryPolicy.none(),
-                clock=self._clock,
-            )
-            outcome: _Outcome | None = None
-            try:
-                outcome = await client.request_token(grant)
-            except (TokenEndpointError, ResponseFormatError) as exc:
-                if client.answer is None:
-                    raise
-                outcome = exc
-            finally:
-                await client.aclose()
-                self._settle(endpoint, client.answer, outcome)
+            self._ready()
+            async with AsyncTokenClient(**self._client_options(), http=self.http) as client:
+                await arun(self._flow(client), lambda step: client.post(step.request))
 
     async def get_access_token(self) -> str:
         """The ``access_token`` of the answer; POSTs on first use (see the sync class)."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import binascii
 import hashlib
 import json
-import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -19,16 +18,14 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
-from ..errors import ConfigurationError, KeyLoadError
+from ..errors import ConfigurationError, JWSError, KeyLoadError
 from ._algorithms import _JWK_CURVE, ALGORITHMS, PrivateKey, PublicKey, _spki
+from ._b64 import b64url_decode, b64url_encode
 
 __all__: list[str] = []
 
 _K = TypeVar("_K")
 
-_B64URL_CHARS = re.compile(r"[A-Za-z0-9_-]*")
-_TO_STD = str.maketrans("-_", "+/")
-_TO_URL = str.maketrans("+/", "-_")
 _JWK_CURVES: dict[str, tuple[ec.EllipticCurve, int]] = {
     "P-256": (ec.SECP256R1(), 32),
     "P-384": (ec.SECP384R1(), 48),
@@ -37,24 +34,15 @@ _JWK_CURVES: dict[str, tuple[ec.EllipticCurve, int]] = {
 _OKP_SIZES = {"Ed25519": 32, "Ed448": 57}
 
 
-def _b64url(data: bytes) -> str:
-    """Base64url without padding (RFC 7515 §2)."""
-    return binascii.b2a_base64(data, newline=False).decode("ascii").translate(_TO_URL).rstrip("=")
-
-
 def _member(data: Mapping[str, Any], name: str, size: int | None = None) -> bytes:
     """A base64url JWK member, strictly decoded; ``size`` fixes its length in bytes."""
     value = data.get(name)
     if not isinstance(value, str):
         raise KeyLoadError(f"this {data.get('kty')} JWK needs a string '{name}' member")
-    decoded = None
-    if len(value) % 4 != 1 and _B64URL_CHARS.fullmatch(value):
-        try:
-            decoded = binascii.a2b_base64(value.translate(_TO_STD) + "=" * (-len(value) % 4))
-        except binascii.Error:
-            decoded = None
-    if decoded is None or _b64url(decoded) != value:
-        raise KeyLoadError(f"the JWK '{name}' member is not base64url (RFC 7515 §2)")
+    try:
+        decoded = b64url_decode(value)
+    except JWSError:
+        raise KeyLoadError(f"the JWK '{name}' member is not base64url (RFC 7515 §2)") from None
     if size is not None and len(decoded) != size:
         raise KeyLoadError(
             f"the JWK '{name}' member has {len(decoded)} bytes; this curve needs {size} "
@@ -175,7 +163,8 @@ def _public_members(key: PublicKey) -> dict[str, Any]:
     """The required public members of a key's JWK (RFC 7638 §3.2), in JWK form."""
     if isinstance(key, rsa.RSAPublicKey):
         numbers = key.public_numbers()
-        return {"kty": "RSA", "n": _b64url(_uint(numbers.n)), "e": _b64url(_uint(numbers.e))}
+        return {"kty": "RSA", "n": b64url_encode(_uint(numbers.n)),
+                "e": b64url_encode(_uint(numbers.e))}
     if isinstance(key, ec.EllipticCurvePublicKey):
         crv = _JWK_CURVE[key.curve.name]
         size = _JWK_CURVES[crv][1]
@@ -183,12 +172,12 @@ def _public_members(key: PublicKey) -> dict[str, Any]:
         return {
             "kty": "EC",
             "crv": crv,
-            "x": _b64url(point.x.to_bytes(size, "big")),
-            "y": _b64url(point.y.to_bytes(size, "big")),
+            "x": b64url_encode(point.x.to_bytes(size, "big")),
+            "y": b64url_encode(point.y.to_bytes(size, "big")),
         }
     raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     crv = "Ed25519" if isinstance(key, ed25519.Ed25519PublicKey) else "Ed448"
-    return {"kty": "OKP", "crv": crv, "x": _b64url(raw)}
+    return {"kty": "OKP", "crv": crv, "x": b64url_encode(raw)}
 
 
 def _uint(value: int) -> bytes:
@@ -260,9 +249,10 @@ def _public_jwk(key: PublicKey | bytes, alg: str, kid: str | None) -> dict[str, 
 
 def _thumbprint(key: PublicKey | bytes) -> str:
     """RFC 7638 §3: SHA-256 over the required members, sorted, without whitespace."""
-    members = {"kty": "oct", "k": _b64url(key)} if isinstance(key, bytes) else _public_members(key)
+    members = ({"kty": "oct", "k": b64url_encode(key)} if isinstance(key, bytes)
+               else _public_members(key))
     canonical = json.dumps(members, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return _b64url(hashlib.sha256(canonical.encode("utf-8")).digest())
+    return b64url_encode(hashlib.sha256(canonical.encode("utf-8")).digest())
 
 
 def _jwk_parts(

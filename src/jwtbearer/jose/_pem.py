@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 
 from ..errors import ConfigurationError, KeyLoadError
 from ._algorithms import _PRIVATE_TYPES, _PUBLIC_TYPES, PrivateKey, PublicKey, _spki
-from ._jwk import _b64url
+from ._b64 import b64url_encode
 
 __all__: list[str] = []
 
@@ -165,7 +165,7 @@ def _check_certificate(cert: x509.Certificate | None, public: PublicKey | bytes)
 
 
 def _x5t_s256(cert: x509.Certificate | None) -> str | None:
-    return None if cert is None else _b64url(cert.fingerprint(hashes.SHA256()))
+    return None if cert is None else b64url_encode(cert.fingerprint(hashes.SHA256()))
 
 
 def _secret_bytes(secret: str | bytes, alg: str, verb: str) -> bytes:

@@ -22,6 +22,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigurationError, JWSError
+from ._b64 import B64URL as _B64URL
+from ._b64 import PAD as _PAD
+from ._b64 import TO_STD as _TO_STD
+from ._b64 import TO_URL as _TO_URL
+from ._b64 import b64url_decode, b64url_encode
+from ._b64 import canonical as _canonical
+from ._b64 import decode_checked as _decode
+from ._b64 import decode_checked as decode_segment
 from .keys import ALGORITHMS, SigningKey, VerifyingKey
 
 __all__ = [
@@ -29,12 +37,16 @@ __all__ = [
     "VerifiedJWS",
     "b64url_decode",
     "b64url_encode",
+    "decode_segment",
+    "malformed",
+    "match_compact",
     "parse_json_object",
     "sign_compact",
     "sign_with_header",
     "unverified_claims",
     "unverified_header",
     "verify_compact",
+    "verify_split",
 ]
 
 #: Longest compact JWS accepted by default (characters).
@@ -42,55 +54,14 @@ MAX_TOKEN_LENGTH = 64 * 1024
 #: Deepest JSON nesting accepted in a header or claim set.
 MAX_JSON_DEPTH = 16
 
-_COMPACT = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]*)\.([A-Za-z0-9_-]*)").fullmatch
-_B64URL = re.compile(r"[A-Za-z0-9_-]*").fullmatch
-_TO_STD = bytes.maketrans(b"-_", b"+/")
-_TO_URL = bytes.maketrans(b"+/", b"-_")
-_PAD = (b"", b"", b"==", b"=")
-# RFC 4648 §3.5: the unused low bits of the last character must be zero, so that each byte
-# string has exactly one encoding (a token cannot be altered without changing its bytes).
-_LAST_OF_2 = frozenset("AQgw")
-_LAST_OF_3 = frozenset("AEIMQUYcgkosw048")
+#: The compact serialization (RFC 7515 §7.1): a match gives the three segments, ``end(2)``
+#: the length of the signing input.
+match_compact = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]*)\.([A-Za-z0-9_-]*)").fullmatch
 _a2b = binascii.a2b_base64
 _b2a = binascii.b2a_base64
 _DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode
 _HEADER_CACHE: dict[str, dict[str, Any]] = {}
 _HEADER_CACHE_SIZE = 512
-
-
-def b64url_encode(data: bytes) -> str:
-    """Base64url without padding (RFC 7515 §2)."""
-    return _b2a(data, newline=False).translate(_TO_URL).rstrip(b"=").decode("ascii")
-
-
-def _canonical(segment: str) -> bool:
-    rest = len(segment) & 3
-    if rest == 0:
-        return True
-    if rest == 2:
-        return segment[-1] in _LAST_OF_2
-    return rest == 3 and segment[-1] in _LAST_OF_3
-
-
-def _decode(segment: str) -> bytes:
-    """Decode a segment already known to hold only base64url characters."""
-    if not _canonical(segment):
-        raise JWSError(
-            "not canonical base64url (RFC 7515 §2): a bad length or non-zero trailing bits"
-        )
-    raw = segment.encode("ascii")
-    return _a2b(raw.translate(_TO_STD) + _PAD[len(raw) & 3])
-
-
-def b64url_decode(segment: str) -> bytes:
-    """Strict base64url without padding (RFC 7515 §2); anything else is a :class:`JWSError`.
-
-    Refused: ``=`` padding, ``+`` or ``/``, whitespace, any other character, a length of 4n+1,
-    and non-zero trailing bits (RFC 4648 §3.5).
-    """
-    if not isinstance(segment, str) or _B64URL(segment) is None:
-        raise JWSError("not base64url (RFC 7515 §2: letters, digits, '-' and '_', no padding)")
-    return _decode(segment)
 
 
 def _pairs_no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -183,42 +154,6 @@ def parse_json_object(data: bytes | str, what: str = "JSON") -> dict[str, Any]:
     return value
 
 
-def _header_segment(
-    key: SigningKey, headers: Mapping[str, Any] | None, typ: str | None, x5t_s256: bool
-) -> bytes:
-    """The encoded header followed by '.', built once per key and options."""
-    cache_key: Any = (typ, x5t_s256, None if headers is None else tuple(sorted(headers.items())))
-    try:
-        return key._header_cache[cache_key]
-    except KeyError:
-        pass
-    except TypeError:  # unhashable header values: built each time
-        cache_key = None
-    header: dict[str, Any] = {"alg": key.alg}
-    if typ is not None:
-        header["typ"] = typ
-    if key.kid is not None:
-        header["kid"] = key.kid
-    if x5t_s256:
-        thumb = key.x5t_s256
-        if thumb is None:
-            raise ConfigurationError("x5t#S256 asked for, but the key has no certificate")
-        header["x5t#S256"] = thumb
-    for name, value in (headers or {}).items():
-        if name == "alg" and value != key.alg:
-            raise JWSError(f"header alg {value!r} differs from the key's {key.alg!r}")
-        if name in ("crit", "b64"):
-            raise ConfigurationError(f"the {name!r} header is not supported (RFC 7515 §4.1.11)")
-        header[name] = value
-    try:
-        segment = b64url_encode(_DUMPS(header).encode()).encode("ascii") + b"."
-    except (TypeError, ValueError) as exc:
-        raise ConfigurationError(f"header values must be JSON values: {exc}") from None
-    if cache_key is not None:
-        key._header_cache[cache_key] = segment
-    return segment
-
-
 def sign_compact(
     payload: Mapping[str, Any] | bytes | str,
     key: SigningKey,
@@ -232,12 +167,7 @@ def sign_compact(
     The header is ``{"alg": key.alg, "typ": typ, "kid": key.kid}`` (kid only when the key has
     one) plus ``x5t#S256`` when asked and any ``headers`` given.
     """
-    if headers is None and not x5t_s256:
-        segment = key._plain_headers.get(typ)
-        if segment is None:
-            segment = key._plain_headers[typ] = _header_segment(key, None, typ, False)
-    else:
-        segment = _header_segment(key, headers, typ, x5t_s256)
+    segment = key.header_segment(typ, x5t_s256=x5t_s256, headers=headers)
     if type(payload) is dict:
         try:
             body = _DUMPS(payload).encode()
@@ -255,7 +185,7 @@ def sign_compact(
     else:
         raise ConfigurationError("payload must be a mapping of claims, bytes or str")
     signing_input = segment + _b2a(body, newline=False).translate(_TO_URL).rstrip(b"=")
-    signature = _b2a(key._sign(signing_input), newline=False).translate(_TO_URL).rstrip(b"=")
+    signature = _b2a(key.sign(signing_input), newline=False).translate(_TO_URL).rstrip(b"=")
     return (signing_input + b"." + signature).decode("ascii")
 
 
@@ -278,7 +208,7 @@ def sign_with_header(
         raise ConfigurationError("the 'crit' and 'b64' headers are not supported (RFC 7515)")
     body = payload.encode("utf-8") if isinstance(payload, str) else bytes(payload)
     signing_input = f"{b64url_encode(raw_header)}.{b64url_encode(body)}".encode("ascii")
-    return f"{signing_input.decode('ascii')}.{b64url_encode(key._sign(signing_input))}"
+    return f"{signing_input.decode('ascii')}.{b64url_encode(key.sign(signing_input))}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,7 +237,7 @@ def _text(token: object, max_length: int) -> str:
     return token
 
 
-def _malformed(token: str) -> JWSError:
+def malformed(token: str) -> JWSError:
     """Say precisely why ``token`` is not three base64url segments."""
     parts = token.split(".")
     if len(parts) == 5:
@@ -325,9 +255,9 @@ def _malformed(token: str) -> JWSError:
 
 def _split(token: object, max_length: int) -> tuple[str, str, str]:
     text = _text(token, max_length)
-    match = _COMPACT(text)
+    match = match_compact(text)
     if match is None:
-        raise _malformed(text)
+        raise malformed(text)
     return match.group(1, 2, 3)  # type: ignore[return-value]
 
 
@@ -411,11 +341,11 @@ def verify_compact(
     """
     if type(token) is not str or len(token) > max_length:
         token = _text(token, max_length)
-    match = _COMPACT(token)
+    match = match_compact(token)
     if match is None:
-        raise _malformed(token)
+        raise malformed(token)
     header_b64, payload_b64, signature_b64 = match.group(1, 2, 3)
-    header, key = _verify_segments(
+    header, key = verify_split(
         header_b64, payload_b64, signature_b64, token[: match.end(2)].encode("ascii"), keys
     )
     payload = payload_b64.encode("ascii")
@@ -424,7 +354,7 @@ def verify_compact(
     )
 
 
-def _verify_segments(
+def verify_split(
     header_b64: str,
     payload_b64: str,
     signature_b64: str,
@@ -463,6 +393,6 @@ def _verify_segments(
     sig = signature_b64.encode("ascii")
     signature = _a2b(sig.translate(_TO_STD) + _PAD[len(sig) & 3])
     for key in usable:
-        if key._verify(signing_input, signature):
+        if key.verify(signing_input, signature):
             return header, key
     raise JWSError("signature does not verify with the registered key")

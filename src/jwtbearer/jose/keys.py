@@ -35,6 +35,7 @@ from ._algorithms import (
     _signer,
     _verifier,
 )
+from ._header import build_header
 from ._jwk import (
     _as_key_error,
     _jwk_certificate,
@@ -97,7 +98,7 @@ class SigningKey(_Key[PrivateKey | bytes]):
 
     def _use(self) -> None:
         self._sign = _signer(self._key, self.alg)
-        # Header segments depend on the kid: jwtbearer.jws fills these per key object.
+        # Header segments depend on the kid: built on first use by header_segment().
         self._header_cache: dict[Any, bytes] = {}
         self._plain_headers: dict[str | None, bytes] = {}
         self._verifying: VerifyingKey | None = None
@@ -219,6 +220,35 @@ class SigningKey(_Key[PrivateKey | bytes]):
         return cls(key, alg=alg, kid=kid)
 
     # -- use ---------------------------------------------------------------------------------
+
+    def header_segment(
+        self, typ: str | None = "JWT", *, x5t_s256: bool = False,
+        headers: Mapping[str, Any] | None = None,
+    ) -> bytes:
+        """The encoded JWS protected header for this key, followed by '.' (RFC 7515 §7.1):
+        ``alg``, ``typ``, ``kid`` (when the key has one), ``x5t#S256`` when asked and any
+        ``headers``. Built once per key and options (it depends on the kid), then reused."""
+        if headers is None and not x5t_s256:
+            segment = self._plain_headers.get(typ)
+            if segment is None:
+                segment = self._plain_headers[typ] = self._cached_header(None, typ, False)
+            return segment
+        return self._cached_header(headers, typ, x5t_s256)
+
+    def _cached_header(
+        self, headers: Mapping[str, Any] | None, typ: str | None, x5t_s256: bool
+    ) -> bytes:
+        options = None if headers is None else tuple(sorted(headers.items()))
+        cache_key: Any = (typ, x5t_s256, options)
+        try:
+            return self._header_cache[cache_key]
+        except KeyError:
+            pass
+        except TypeError:  # unhashable header values: built each time
+            return build_header(self, headers, typ, x5t_s256)
+        segment = self._header_cache[cache_key] = build_header(self, headers, typ, x5t_s256)
+        return segment
+
 
     def sign(self, data: bytes) -> bytes:
         """The raw JWS signature of ``data`` (ECDSA as r||s, RFC 7518 §3.4)."""

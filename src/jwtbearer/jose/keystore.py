@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from .._util import _home, _write_file
+from .._util import home, write_file
 from ..errors import ConfigurationError, KeyLoadError
 from .keys import SigningKey
 
@@ -58,7 +58,7 @@ class KeyStore:
         *,
         clock: Callable[[], float] | None = None,
     ) -> None:
-        self.path = Path(path) if path is not None else _home() / "keys"
+        self.path = Path(path) if path is not None else home() / "keys"
         self._clock = clock or time.time
         self._cache: dict[str, tuple[_Stamp, SigningKey]] = {}
 
@@ -204,17 +204,17 @@ class KeyStore:
     def _save(self, name: str, key: SigningKey) -> None:
         self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
         cert_path = self.certificate_path(name)
-        _write_file(self.key_path(name), key.private_pem())
+        write_file(self.key_path(name), key.private_pem())
         jwk = key.public_jwk()
         if key.certificate is not None:
-            _write_file(cert_path, key.certificate.public_bytes(serialization.Encoding.PEM), 0o644)
+            write_file(cert_path, key.certificate.public_bytes(serialization.Encoding.PEM), 0o644)
             der = key.certificate.public_bytes(serialization.Encoding.DER)
             jwk["x5c"] = [base64.b64encode(der).decode("ascii")]
             jwk["x5t#S256"] = key.x5t_s256
         else:
             cert_path.unlink(missing_ok=True)  # a replaced key must not keep the old certificate
         jwks = json.dumps({"keys": [jwk]}, indent=2).encode() + b"\n"
-        _write_file(self.jwks_path(name), jwks, 0o644)
+        write_file(self.jwks_path(name), jwks, 0o644)
         self._cache.pop(name, None)
 
 
@@ -223,7 +223,7 @@ _DEFAULT_STORES: dict[Path, KeyStore] = {}
 
 def default_key_store() -> KeyStore:
     """The key store at ``$JWTBEARER_HOME/keys`` (else ``~/.config/jwtbearer/keys``)."""
-    path = _home() / "keys"
+    path = home() / "keys"
     store = _DEFAULT_STORES.get(path)
     if store is None:
         store = _DEFAULT_STORES[path] = KeyStore(path)

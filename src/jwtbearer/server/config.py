@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .._util import _home, _write_file
+from .._util import home as _home
+from .._util import write_file as _write_file
 from ..errors import ConfigurationError, KeyLoadError
 from ..jose.keys import SigningKey
 from .registry import Client, ClientRegistry, ServerConfigError, parse_client

@@ -11,13 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import JWSError
-from ..jose.jws import (
-    _COMPACT,
-    _decode,
-    _malformed,
-    _verify_segments,
-    parse_json_object,
-)
+from ..jose.jws import decode_segment as _decode
+from ..jose.jws import malformed as _malformed
+from ..jose.jws import match_compact as _COMPACT
+from ..jose.jws import parse_json_object
+from ..jose.jws import verify_split as _verify_segments
 from ..jose.keys import VerifyingKey
 from ..oauth import MAX_NUMERIC_DATE as _MAX_DATE
 from .replay import ReplayCache, ReplayCacheUnavailable

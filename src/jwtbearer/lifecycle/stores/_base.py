@@ -14,16 +14,16 @@ import hashlib
 import json
 import logging
 import os
-import secrets
 import time
-from collections.abc import Callable
-from contextlib import AbstractContextManager, suppress
-from pathlib import Path
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from typing import Protocol, runtime_checkable
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from ..._util import home as _util_home
+from ..._util import identity_key, write_file
 from ...errors import ConfigurationError, StoreError, StoreLockTimeout
 from ...token import Token
 
@@ -97,17 +97,26 @@ def store_key(
     subject: str | None = None,
     scope: str | None = None,
     audience: str | None = None,
+    issuer: str | None = None,
+    resource: str | None = None,
+    redirect_uri: str | None = None,
+    extra: Mapping[str, str] | None = None,
 ) -> str:
     """A store key for the token these parameters obtain: a SHA-256 hex digest.
 
     It covers exactly what makes two tokens interchangeable (RFC 6749 §4.4, RFC 7523 §2.1:
-    endpoint, client, grant, subject, scope, audience) and nothing secret, so the same key is
-    derived on every host of a fleet and reveals nothing when listed.
+    endpoint, client, grant, issuer and subject of the assertion, scope, audience, resource,
+    extra form fields) and nothing secret, so the same key is derived on every host of a fleet
+    and reveals nothing when listed. It is the ``cache_key`` of ``TokenClient.source(grant)``
+    for the same parameters.
     """
-    material = json.dumps(
-        [token_endpoint, client_id, grant_type, subject, scope, audience], separators=(",", ":")
-    )
-    return hashlib.sha256(material.encode()).hexdigest()
+    identity: dict[str, str | None] = {
+        "grant_type": grant_type, "subject": subject, "scope": scope, "audience": audience,
+        "issuer": issuer, "resource": resource, "redirect_uri": redirect_uri,
+    }
+    for name, value in sorted((extra or {}).items()):
+        identity[f"extra.{name}"] = value
+    return identity_key(token_endpoint, client_id, identity)
 
 
 def hashed(key: str) -> str:
@@ -133,10 +142,6 @@ def _decode_key(value: str | bytes, origin: str) -> bytes:
     return raw
 
 
-def _home() -> Path:
-    env = os.environ.get("JWTBEARER_HOME")
-    return Path(env) if env else Path.home() / ".config" / "jwtbearer"
-
 
 def _key_file_key() -> bytes:
     """The machine's cache key, created once (mode 0600) under $JWTBEARER_HOME.
@@ -144,21 +149,11 @@ def _key_file_key() -> bytes:
     Several processes may start at once: each writes a complete candidate file and links it into
     place (atomic, fails if the name exists), so every process ends up reading the same key.
     """
-    home = _home()
+    home = _util_home()
     path = home / _KEY_FILE
     if not path.exists():
         home.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = home / f".{_KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(base64.urlsafe_b64encode(os.urandom(32)) + b"\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-            with suppress(FileExistsError):
-                os.link(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        write_file(path, base64.urlsafe_b64encode(os.urandom(32)) + b"\n", keep_existing=True)
     return _decode_key(path.read_text(), f"the cache key file {path}")
 
 
