@@ -4,10 +4,7 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import os
-import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -21,6 +18,9 @@ def identity_key(
 ) -> str:
     """The store key of a token: SHA-256 over the endpoint, the client and what the grant asks
     for (its ``cache_identity()``), fields that are None left out. Nothing secret goes in."""
+    import hashlib
+    import json
+
     material: dict[str, str | None] = {"endpoint": token_endpoint, "client_id": client_id}
     material.update((name, value) for name, value in identity.items() if value is not None)
     blob = json.dumps(material, sort_keys=True, separators=(",", ":"))
@@ -39,6 +39,8 @@ def write_file(path: Path, data: bytes, mode: int = 0o600, *, keep_existing: boo
     With ``keep_existing``, a file already at ``path`` wins: the new one is linked into place
     only if the name is free (atomic), so processes racing to create it all read the same one.
     """
+    import secrets
+
     # A fresh name, created exclusively: never follows a planted symlink, never shared by two
     # writers.
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")

@@ -21,14 +21,8 @@ from cryptography.x509.oid import NameOID
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 
 import jwtbearer
-from jwtbearer import (
-    ConfigurationError,
-    KeyLoadError,
-    KeyStore,
-    SigningKey,
-    VerifyingKey,
-    default_key_store,
-)
+from jwtbearer import ConfigurationError, KeyLoadError, KeyStore, SigningKey
+from jwtbearer.jose import VerifyingKey, default_key_store
 from jwtbearer.jose.jws import sign_compact, verify_compact
 
 PKCS8 = serialization.PrivateFormat.PKCS8
@@ -582,7 +576,7 @@ def test_der_private_key_file(tmp_path: Path, ec_key: ec.EllipticCurvePrivateKey
 def test_load_jwks_keeps_signature_keys_only(
     rsa_key: rsa.RSAPrivateKey, ec_key: ec.EllipticCurvePrivateKey
 ) -> None:
-    from jwtbearer import load_jwks
+    from jwtbearer.jose import load_jwks
 
     signing = SigningKey(ec_key, kid="sig").public_jwk()
     enc = {**SigningKey(rsa_key).public_jwk(), "use": "enc", "alg": "RSA-OAEP", "kid": "enc"}
@@ -616,7 +610,8 @@ def test_public_half_of_a_private_jwk_marked_sign_verifies(
 def test_ed25519_alg_is_pinned_apart_from_eddsa() -> None:
     from joserfc import jws as jose_jws
 
-    from jwtbearer import JWSError, load_jwks
+    from jwtbearer import JWSError
+    from jwtbearer.jose import load_jwks
 
     private = ed25519.Ed25519PrivateKey.generate()
     assert SigningKey(private).alg == "EdDSA"  # the default is unchanged

@@ -16,13 +16,13 @@ from hypothesis import strategies as st
 from jwtbearer import (
     JWS,
     JWT,
-    JWT_BEARER_GRANT,
     AsyncTokenClient,
     ConfigurationError,
     JWSError,
     SigningKey,
     TokenClient,
 )
+from jwtbearer.oauth import JWT_BEARER_GRANT
 from jwtbearer.testing import FakeClock, MockAnswer, MockRequest, MockTokenEndpoint
 
 URL = "https://login.example.com/services/oauth2/token"

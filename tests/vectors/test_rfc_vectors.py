@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from jwtbearer import JWSError, SigningKey, VerifyingKey
+from jwtbearer import JWSError, SigningKey
+from jwtbearer.jose import VerifyingKey
 from jwtbearer.jose.jws import sign_with_header, verify_compact
 
 HERE = Path(__file__).parent

@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from importlib.metadata import PackageNotFoundError, version
 from types import ModuleType
 from typing import Annotated
 
@@ -37,6 +36,9 @@ app = typer.Typer(
 
 
 def _version() -> str:
+    # Loaded here: importlib.metadata costs more than the rest of --help.
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version("jwtbearer")
     except PackageNotFoundError:  # running from a source tree that is not installed

@@ -9,13 +9,12 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 from rich.console import Console
 
 from .._util import read_env, read_secret_file
-from ..diagnose import duration
 from ..errors import (
     ConfigurationError,
     JWSError,
@@ -26,8 +25,10 @@ from ..errors import (
     TransportError,
     redact,
 )
-from ..jose.keys import SigningKey, VerifyingKey, load_jwks
-from ..jose.keystore import KeyStore, default_key_store
+
+if TYPE_CHECKING:
+    from ..jose.keys import SigningKey, VerifyingKey
+    from ..jose.keystore import KeyStore
 
 #: Exit codes; documented in ``jwtbearer --help``.
 EXIT_OK = 0
@@ -125,6 +126,8 @@ def read_secret(*, env: str | None, file: Path | None, stdin: bool, what: str) -
 def load_signing_key(value: str, password: str | None = None,
                      store: KeyStore | None = None) -> SigningKey:
     """``--key``: a key-store name or a key file (PEM, PKCS#12, JWK)."""
+    from ..jose.keys import SigningKey
+    from ..jose.keystore import default_key_store
     with handled():
         if looks_like_path(value) or Path(value).is_file():
             return SigningKey.from_file(Path(value).expanduser(), password=password)
@@ -135,6 +138,7 @@ def load_signing_key(value: str, password: str | None = None,
 def load_verifying_keys(*, key: str | None, cert: Path | None, jwks: Path | None
                         ) -> list[VerifyingKey] | None:
     """The keys to verify a signature with, from --key, --cert or --jwks."""
+    from ..jose.keys import VerifyingKey, load_jwks
     given = [x for x in (key, cert, jwks) if x is not None]
     if not given:
         return None
@@ -167,5 +171,6 @@ def when(epoch: float) -> str:
 
 def relative(epoch: float, now: float) -> str:
     """``in 4 min 59 s`` or ``3 s ago``."""
+    from ..diagnose import duration
     delta = epoch - now
     return f"in {duration(delta)}" if delta >= 0 else f"{duration(delta)} ago"

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from cryptography import x509
 
 from ..errors import ConfigurationError
-from ..jose.keys import SigningKey
-from ..jose.keystore import KeyStore, default_key_store
 from ._common import escape, fail, handled, out, read_secret, when
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+    from ..jose.keys import SigningKey
+    from ..jose.keystore import KeyStore
 
 __all__ = ["register"]
 
@@ -31,6 +34,7 @@ ForceOption = Annotated[bool, typer.Option(
 
 
 def _store(path: Path | None) -> KeyStore:
+    from ..jose.keystore import KeyStore, default_key_store
     return KeyStore(path) if path is not None else default_key_store()
 
 
