@@ -39,7 +39,8 @@ MAY_IMPORT: dict[str, set[str]] = {
     # The reference token endpoint never imports the client side.
     "server": ROOT | {"jose"},
     "profiles": ROOT | {"jose", "client", "lifecycle"},
-    "testing": ROOT | {"jose", "client"},
+    "testing": ROOT | {"jose", "client", "_mock"},
+    "_mock": ROOT | {"jose"},
     "cli": ROOT | {"jose", "client", "lifecycle", "diagnose", "profiles", "server", "demo"},
     "demo": ROOT | {"jose", "client", "server"},
     # The facade re-exports every layer (lazily) but the server, the CLI and the test helpers.

@@ -14,7 +14,6 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-import anyio
 import httpx
 
 from .._flow import Flow, arun, run
@@ -279,6 +278,8 @@ class AsyncJWTBearerTokenExchange(_ExchangeBase):
         allow_insecure_http: bool = False,
         clock: Clock | None = None,
     ) -> None:
+        import anyio  # only the async exchange needs it
+
         self._lock = anyio.Lock()
         self.http = http
         super().__init__(

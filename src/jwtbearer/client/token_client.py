@@ -15,7 +15,6 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 
-import anyio
 import httpx
 
 from .._flow import Deadline, arun, run
@@ -172,6 +171,8 @@ class AsyncTokenClient(ClientBase):
         sleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
         super().__init__(endpoint, auth, timeout, allow_insecure_http, retry, clock)
+        import anyio  # only async clients need it
+
         self._sleep = sleep or anyio.sleep
         self._owned = http is None
         self._http = http if http is not None else httpx.AsyncClient(
@@ -214,6 +215,8 @@ class AsyncTokenClient(ClientBase):
         deadline = Deadline(self.timeout)
         http_request = self._http_request(self._http, request, None)
         try:
+            import anyio
+
             with anyio.fail_after(deadline.remaining()) as scope:
                 try:
                     response = await self._http.send(

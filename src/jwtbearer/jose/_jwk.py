@@ -11,9 +11,8 @@ import binascii
 import hashlib
 import json
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
@@ -21,6 +20,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from ..errors import ConfigurationError, JWSError, KeyLoadError
 from ._algorithms import _JWK_CURVE, ALGORITHMS, PrivateKey, PublicKey, _spki
 from ._b64 import b64url_decode, b64url_encode
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 __all__: list[str] = []
 
@@ -187,6 +189,7 @@ def _uint(value: int) -> bytes:
 
 def _jwk_certificate(data: Mapping[str, Any]) -> x509.Certificate | None:
     """The first certificate of a JWK's ``x5c`` chain (RFC 7517 §4.7), if any."""
+    from cryptography import x509
     chain = data.get("x5c")
     if chain is None:
         return None

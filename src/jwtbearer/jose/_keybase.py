@@ -11,13 +11,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
-from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from ..errors import KeyLoadError
 from ._algorithms import _JWK_CURVE, PrivateKey, PublicKey, _check_key, _default_alg, _kty
 from ._jwk import _public_jwk, _thumbprint
 from ._pem import _check_certificate, _x5t_s256
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 __all__: list[str] = []
 

@@ -7,15 +7,17 @@ it belongs to the key, so the ``x5t#S256`` a token carries (RFC 7515 §4.1.8) na
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.serialization import pkcs12
 
 from ..errors import ConfigurationError, KeyLoadError
 from ._algorithms import _PRIVATE_TYPES, _PUBLIC_TYPES, PrivateKey, PublicKey, _spki
 from ._b64 import b64url_encode
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 __all__: list[str] = []
 
@@ -80,6 +82,7 @@ def _load_pkcs12(
     data: bytes, password: str | bytes | None
 ) -> tuple[PrivateKey, x509.Certificate | None]:
     """The key and certificate of a PKCS#12 bundle (RFC 7292)."""
+    from cryptography.hazmat.primitives.serialization import pkcs12
     try:
         private, cert, _ = pkcs12.load_key_and_certificates(data, _password_bytes(password))
     except ValueError:
@@ -105,6 +108,7 @@ def _load_certificate(
     cert: x509.Certificate | str | bytes,
 ) -> tuple[PublicKey, x509.Certificate]:
     """A certificate (an object, PEM or DER) and its public key."""
+    from cryptography import x509
     if not isinstance(cert, x509.Certificate):
         raw = cert.encode() if isinstance(cert, str) else cert
         try:
@@ -134,6 +138,7 @@ def _load_public_pem(raw: bytes) -> PublicKey:
 
 def _matching_certificate(certs: list[bytes], public: PublicKey) -> x509.Certificate | None:
     """The certificate of ``public`` among PEM blocks (a chain may follow it); refused if none."""
+    from cryptography import x509
     if not certs:
         return None
     wanted = _spki(public)

@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
@@ -56,6 +55,9 @@ from ._pem import (
     _pem_blocks,
     _secret_bytes,
 )
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 __all__ = [
     "ALGORITHMS",

@@ -17,15 +17,17 @@ import re
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
 from .._util import home, write_file
 from ..errors import ConfigurationError, KeyLoadError
 from .keys import SigningKey
+
+if TYPE_CHECKING:
+    pass
 
 __all__ = ["KeyStore", "default_key_store"]
 
@@ -137,6 +139,8 @@ class KeyStore:
         ``subject`` is the certificate's common name (default: ``name``). An existing key is
         never replaced unless ``overwrite=True``.
         """
+        from cryptography import x509
+        from cryptography.x509.oid import NameOID
         if isinstance(days, bool) or not isinstance(days, int) or days < 1:
             raise ConfigurationError(f"days must be a whole number of at least 1, not {days!r}")
         self._refuse_existing(name, overwrite)

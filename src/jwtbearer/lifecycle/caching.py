@@ -19,9 +19,6 @@ import inspect
 import threading
 from typing import Any
 
-import anyio
-import anyio.to_thread
-
 from .._flow import arun, run
 from ..token import AsyncTokenSource, Clock, Token, TokenSource
 from ._refresh import CacheCore, NotAsync, Step, StoreCall, refresh_at
@@ -115,6 +112,8 @@ class _Pending:
     __slots__ = ("done", "error", "loop", "token")
 
     def __init__(self, loop: object) -> None:
+        import anyio  # loaded with the first async refresh, not with the package
+
         self.done = anyio.Event()
         self.loop = loop
         self.token: Token | None = None
@@ -189,6 +188,8 @@ class AsyncCachedSource(CacheCore):
             task = asyncio.ensure_future(self._settle(pending))
             task.add_done_callback(lambda done: done.cancelled() or done.exception())
         else:
+            import anyio
+
             with anyio.CancelScope(shield=True):
                 await self._settle(pending)
         await pending.done.wait()
@@ -210,6 +211,8 @@ class AsyncCachedSource(CacheCore):
         if isinstance(step, StoreCall):
             if isinstance(self._store, MemoryStore):
                 return step.call(*step.args)
+            import anyio.to_thread
+
             return await anyio.to_thread.run_sync(step.call, *step.args)
         pending = self._source.token()
         if not inspect.isawaitable(pending):

@@ -12,7 +12,6 @@ import inspect
 from collections.abc import AsyncGenerator, Generator
 from typing import TYPE_CHECKING, Any
 
-import anyio.to_thread
 import httpx
 
 from ..errors import ConfigurationError
@@ -117,6 +116,8 @@ class BearerAuth(httpx.Auth):
             if ready is not None:
                 return ready
         # A sync refresh does blocking I/O: keep it off the event loop.
+        import anyio.to_thread
+
         return await anyio.to_thread.run_sync(self._token)
 
     async def _arenew(self, used: Token) -> Token | None:
@@ -124,6 +125,8 @@ class BearerAuth(httpx.Auth):
         if isinstance(source, AsyncCachedSource):
             await source.invalidate(used)
         elif isinstance(source, CachedSource):
+            import anyio.to_thread
+
             await anyio.to_thread.run_sync(source.invalidate, used)
         elif callable(getattr(source, "invalidate", None)):
             outcome = source.invalidate()

@@ -5,10 +5,15 @@ the processes of one machine; ``RedisStore`` (extra ``redis``) between the hosts
 The shared stores encrypt tokens at rest and hold a lock so one process refreshes at a time.
 """
 
+from typing import TYPE_CHECKING
+
+from ..._lazy import lazy
 from ._base import StoreError, StoreLockTimeout, TokenStore, store_key
 from .memory import MemoryStore
-from .redis import RedisStore
-from .sqlite import SQLiteStore
+
+if TYPE_CHECKING:
+    from .redis import RedisStore
+    from .sqlite import SQLiteStore
 
 __all__ = [
     "MemoryStore",
@@ -19,3 +24,8 @@ __all__ = [
     "TokenStore",
     "store_key",
 ]
+
+
+__getattr__, __dir__ = lazy(
+    __name__, {"RedisStore": ".redis", "SQLiteStore": ".sqlite"}, globals(), ("redis", "sqlite")
+)

@@ -17,15 +17,17 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ..._util import home as _util_home
 from ..._util import identity_key, write_file
 from ...errors import ConfigurationError, StoreError, StoreLockTimeout
 from ...token import Token
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 __all__ = [
     "StoreError",
@@ -165,6 +167,8 @@ class Sealer:
     def __init__(self, encryption_key: str | bytes | None, plaintext: bool) -> None:
         if plaintext and encryption_key is not None:
             raise ConfigurationError("pass either encryption_key= or plaintext=True, not both")
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # with a shared store
+
         if plaintext:
             self._aead: AESGCM | None = None
         elif encryption_key is not None:
