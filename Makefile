@@ -21,6 +21,7 @@ pytest: $(VENV)/.installed-dev redis-server
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.installed-bench redis-server
+	$(BIN)/python bench/importtime.py
 	$(BIN)/python bench/sign.py
 	$(BIN)/python bench/cache.py
 	$(BIN)/python bench/server.py

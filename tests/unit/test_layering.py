@@ -20,10 +20,11 @@ import jwtbearer
 SRC = Path(jwtbearer.__file__).parent
 
 #: The shared vocabulary and plumbing every layer may use.
-ROOT = {"errors", "token", "oauth", "_util", "_flow", "_lazy"}
+ROOT = {"errors", "token", "oauth", "_util", "_flow", "_lazy", "_hints"}
 
 MAY_IMPORT: dict[str, set[str]] = {
-    "errors": set(),
+    "errors": {"_hints"},
+    "_hints": set(),
     "oauth": set(),
     "_lazy": set(),
     "_flow": set(),

@@ -11,9 +11,9 @@ servers this table does not know. :func:`find_known` picks the entry matching an
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
-from types import MappingProxyType
+
+from .._hints import GENERIC_BY_CODE
 
 __all__ = ["AADSTS_CODE", "GENERIC_BY_CODE", "KNOWN_ERRORS", "KnownError", "find_known"]
 
@@ -210,37 +210,6 @@ KNOWN_ERRORS: tuple[KnownError, ...] = (
     _k(GOOGLE, "invalid email or user id", "sub is not a user of the domain.",
        "A typo or a user outside the Workspace domain.", "Set sub to an existing user."),
 )
-
-#: What each RFC 6749 §5.2 error code means: (what, why, fix).
-GENERIC_BY_CODE: Mapping[str, tuple[str, str, str]] = MappingProxyType({
-    "invalid_grant": (
-        "The grant (assertion, code or refresh token) was refused.",
-        "An expired, not-yet-valid or badly signed assertion, a wrong aud, iss or sub, or a "
-        "user not approved for the client.",
-        "Run `jwtbearer inspect ASSERTION --token-url URL --cert CERT` and fix what it reports."),
-    "invalid_client": (
-        "Client authentication failed.",
-        "Wrong client id or secret, a client assertion signed with another key, or an "
-        "authentication method other than the registered one.",
-        "Check the client id, the secret or registered key, and --auth."),
-    "invalid_request": ("The request is malformed.", "A missing, repeated or bad parameter.",
-                        "Read error_description: it names the parameter."),
-    "unauthorized_client": ("The client may not use this grant type.",
-                            "The grant is not enabled for the client.",
-                            "Enable it in the client's registration."),
-    "unsupported_grant_type": ("The server does not support this grant type.",
-                               "A typo in grant_type or a server without the JWT bearer grant.",
-                               "Check the server's metadata (grant_types_supported)."),
-    "invalid_scope": ("A requested scope is unknown or not allowed.",
-                      "The scope is not registered for the client.",
-                      "Ask only for registered scopes."),
-    "access_denied": ("The server denied the request.", "The client lacks permission.",
-                      "Check the client's grants or permissions."),
-    "server_error": ("The server failed.", "A fault on the server's side.",
-                     "Retry later; report it if it persists."),
-    "temporarily_unavailable": ("The server is overloaded or in maintenance.",
-                                "Load or maintenance.", "Retry later."),
-})
 
 #: A Microsoft Entra ID error number (``AADSTS700027``); Microsoft's entries match on it exactly.
 AADSTS_CODE = re.compile(r"AADSTS\d+")
