@@ -15,7 +15,6 @@ from typing import Annotated
 
 import typer
 
-from ..errors import redact
 from . import inspect_cmds, keys_cmds, profiles_cmds, token_cmds
 from ._common import EXIT_CODES_HELP, EXIT_FAILED, err
 
@@ -82,6 +81,7 @@ if server_cmds is not None:
 
 def main() -> None:
     """Entry point of the ``jwtbearer`` command."""
+    from ..errors import redact
     try:
         app()
     except Exception as exc:  # last resort: a message, never locals or secrets

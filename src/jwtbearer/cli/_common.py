@@ -14,21 +14,11 @@ from typing import TYPE_CHECKING, NoReturn
 import typer
 from rich.console import Console
 
-from .._util import read_env, read_secret_file
-from ..errors import (
-    ConfigurationError,
-    JWSError,
-    JWTBearerError,
-    KeyLoadError,
-    ResponseFormatError,
-    TokenEndpointError,
-    TransportError,
-    redact,
-)
-
 if TYPE_CHECKING:
+    from ..errors import JWTBearerError
     from ..jose.keys import SigningKey, VerifyingKey
     from ..jose.keystore import KeyStore
+
 
 #: Exit codes; documented in ``jwtbearer --help``.
 EXIT_OK = 0
@@ -58,6 +48,14 @@ def escape(text: str) -> str:
 
 
 def _code_for(exc: JWTBearerError) -> int:
+    from ..errors import (
+        ConfigurationError,
+        JWSError,
+        KeyLoadError,
+        ResponseFormatError,
+        TokenEndpointError,
+        TransportError,
+    )
     if isinstance(exc, TokenEndpointError):
         return EXIT_ENDPOINT
     if isinstance(exc, TransportError):
@@ -71,6 +69,7 @@ def _code_for(exc: JWTBearerError) -> int:
 
 def fail(message: str, code: int = EXIT_CONFIG, hint: str | None = None) -> NoReturn:
     """Print an error (and a hint) on stderr and exit with ``code``; never a traceback."""
+    from ..errors import redact
     err.print(f"[bold red]error:[/] {escape(redact(message))}")
     if hint:
         err.print(f"[yellow]hint:[/] {escape(redact(hint))}")
@@ -80,6 +79,7 @@ def fail(message: str, code: int = EXIT_CONFIG, hint: str | None = None) -> NoRe
 @contextmanager
 def handled() -> Iterator[None]:
     """Turn jwtbearer errors into a message, a hint and a distinct exit code."""
+    from ..errors import JWTBearerError, TokenEndpointError, TransportError
     try:
         yield
     except TokenEndpointError as exc:
@@ -107,6 +107,8 @@ def looks_like_path(value: str) -> bool:
 
 def read_secret(*, env: str | None, file: Path | None, stdin: bool, what: str) -> str | None:
     """A secret from an environment variable, a file or stdin (never from a flag value)."""
+    from .._util import read_env, read_secret_file
+    from ..errors import ConfigurationError
     chosen = [x for x in (env, file, stdin or None) if x]
     if len(chosen) > 1:
         fail(f"give the {what} one way only: an environment variable, a file or stdin")

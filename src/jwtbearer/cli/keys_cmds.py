@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..errors import ConfigurationError
 from ._common import escape, fail, handled, out, read_secret, when
 
 if TYPE_CHECKING:
@@ -137,6 +136,7 @@ def import_key(
     store: StoreOption = None,
 ) -> None:
     """Copy a key file into the store (stored unencrypted, mode 0600)."""
+    from ..errors import ConfigurationError
     ks = _store(store)
     password = read_secret(env=password_env, file=None, stdin=password_stdin, what="password")
     with handled():

@@ -11,16 +11,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..errors import ConfigurationError
-from ..oauth import JWT_BEARER_GRANT
-from ..token import Token
 from ._common import escape, fail, handled, load_signing_key, out, read_secret, relative, when
 
 if TYPE_CHECKING:
     from ..profiles import Profile
+    from ..token import Token
 
 __all__ = ["register"]
-
 
 
 class Grant(StrEnum):
@@ -182,6 +179,7 @@ def token_command(
     token itself unless --show-token. Secrets are read from an environment variable, a file or
     stdin, never from a flag value (shell history).
     """
+    from ..errors import ConfigurationError
     from ..profiles import load_profiles
     secret = read_secret(env=client_secret_env, file=client_secret_file,
                          stdin=client_secret_stdin, what="client secret")
@@ -253,6 +251,7 @@ def assert_command(
 ) -> None:
     """Sign a JWT assertion (RFC 7523) and print it, or a curl command that uses it."""
     from ..jose.assertion import make_assertion
+    from ..oauth import JWT_BEARER_GRANT
     if lifetime <= 0 or lifetime > 3600:
         fail(f"--lifetime is seconds between 1 and 3600, not {lifetime}")
     extra = dict(_claim(c) for c in claim or [])
