@@ -10,6 +10,8 @@ Rows, each a fresh ``python`` process:
 - ``jwtbearer --help`` against a bare typer app with the same commands, options and help texts
   (generated from the real command tree, with empty bodies): the CLI's own cost.
 
+Both jwtbearer and the bare app run from compiled bytecode, as an installed wheel does.
+
 Targets: ``import jwtbearer`` <= 1.25x the floor, ``jwtbearer --help`` <= 1.2x the bare app.
 Prints a table and writes its section of bench/RESULTS.md (``--no-write`` to skip that).
 """
@@ -17,6 +19,7 @@ Prints a table and writes its section of bench/RESULTS.md (``--no-write`` to ski
 from __future__ import annotations
 
 import argparse
+import compileall
 import importlib.util
 import os
 import statistics
@@ -137,13 +140,22 @@ def main() -> None:
             print(f"(skipped, not installed: {label})", file=sys.stderr)
             continue
         commands.append((label, [PY, "-c", code]))
+    import jwtbearer
+
+    # Measure what an installed wheel runs: compiled bytecode. An editable install under
+    # PYTHONDONTWRITEBYTECODE would compile every module on every run, while the floor's
+    # site-packages have their .pyc files from installation.
+    compileall.compile_dir(str(Path(jwtbearer.__file__).parent), quiet=1)
     with tempfile.TemporaryDirectory() as tmp:
         bare = Path(tmp) / "bare_cli.py"
         bare.write_text(_bare_cli_source())
+        compileall.compile_file(str(bare), quiet=1)
         cli = ("import sys; sys.argv = ['jwtbearer', '--help']; "
                "from jwtbearer.cli import main; main()")
+        bare_cli = (f"import sys; sys.path.insert(0, {tmp!r}); "
+                    "sys.argv = ['jwtbearer', '--help']; import bare_cli")
         commands.append(("jwtbearer --help", [PY, "-c", cli]))
-        commands.append(("bare typer app, same commands, --help", [PY, str(bare), "--help"]))
+        commands.append(("bare typer app, same commands, --help", [PY, "-c", bare_cli]))
 
         samples: dict[str, list[float]] = {label: [] for label, _ in commands}
         for _label, argv in commands:  # warm the file cache and .pyc files

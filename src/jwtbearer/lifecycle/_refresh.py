@@ -12,7 +12,6 @@ import logging
 import math
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from .._flow import Flow
@@ -25,12 +24,14 @@ __all__ = ["FETCH", "CacheCore", "NotAsync", "Step", "StoreCall", "refresh_at"]
 log = logging.getLogger("jwtbearer.caching")
 
 
-@dataclass(frozen=True, slots=True)
 class StoreCall:
     """Step: call the store (blocking: the async driver runs it in a worker thread)."""
 
-    call: Callable[..., Any]
-    args: tuple[Any, ...] = ()
+    __slots__ = ("args", "call")
+
+    def __init__(self, call: Callable[..., Any], args: tuple[Any, ...] = ()) -> None:
+        self.call = call
+        self.args = args
 
 
 class _Fetch:
