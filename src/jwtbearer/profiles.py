@@ -44,7 +44,7 @@ from .client.token_client import TokenClient
 from .errors import ConfigurationError
 from .jose.assertion import JWT
 from .jose.keys import SigningKey
-from .jose.keystore import default_key_store
+from .jose.keystore import default_key_store, looks_like_key_file
 from .lifecycle.caching import CachedSource
 from .lifecycle.stores import MemoryStore, RedisStore, SQLiteStore, TokenStore
 from .oauth import AUTH_METHODS, SECRET_AUTH_METHODS
@@ -65,7 +65,6 @@ GRANTS = ("jwt-bearer", "client-credentials")
 CLIENT_AUTH_METHODS = AUTH_METHODS
 _NEEDS_SECRET = SECRET_AUTH_METHODS
 _COMMAND_LINE = "command line"
-_KEY_SUFFIXES = (".pem", ".key", ".p12", ".pfx", ".json", ".jwk")
 
 
 def _where(origin: str, name: str) -> str:
@@ -178,10 +177,7 @@ class Profile:
         """The profile's key: a key-store name, or a key file (relative to the profiles file)."""
         if self.key is None:
             raise ConfigurationError(f"{self.where}: key is required for this profile")
-        looks_like_path = "/" in self.key or os.sep in self.key or self.key.endswith(
-            _KEY_SUFFIXES
-        )
-        if not looks_like_path:
+        if not looks_like_key_file(self.key):
             return default_key_store().get(self.key)
         password = (
             self.resolve_secret(self.key_password, "key_password") if self.key_password else None

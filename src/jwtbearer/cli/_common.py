@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 import sys
 from collections.abc import Iterator
@@ -98,13 +97,6 @@ def handled() -> Iterator[None]:
         fail(first, _code_for(exc), rest or None)
 
 
-def looks_like_path(value: str) -> bool:
-    """True when a --key value names a file rather than a key-store entry."""
-    return "/" in value or os.sep in value or Path(value).suffix.lower() in (
-        ".pem", ".key", ".p12", ".pfx", ".json", ".jwk"
-    )
-
-
 def read_secret(*, env: str | None, file: Path | None, stdin: bool, what: str) -> str | None:
     """A secret from an environment variable, a file or stdin (never from a flag value)."""
     from .._util import read_env, read_secret_file
@@ -129,9 +121,9 @@ def load_signing_key(value: str, password: str | None = None,
                      store: KeyStore | None = None) -> SigningKey:
     """``--key``: a key-store name or a key file (PEM, PKCS#12, JWK)."""
     from ..jose.keys import SigningKey
-    from ..jose.keystore import default_key_store
+    from ..jose.keystore import default_key_store, looks_like_key_file
     with handled():
-        if looks_like_path(value) or Path(value).is_file():
+        if looks_like_key_file(value) or Path(value).is_file():
             return SigningKey.from_file(Path(value).expanduser(), password=password)
         return (store or default_key_store()).get(value)
     raise AssertionError("unreachable")  # pragma: no cover

@@ -17,7 +17,7 @@ from urllib.parse import quote_plus
 from ..errors import ConfigurationError
 from ..jose.assertion import make_assertion
 from ..jose.keys import SigningKey
-from ..jose.keystore import default_key_store
+from ..jose.keystore import resolve_key
 from ..oauth import CLIENT_ASSERTION_TYPE
 
 __all__ = [
@@ -189,12 +189,7 @@ class PrivateKeyJWT:
         _lifetime(self.lifetime)
         if self.audience is not None:
             _text(self.audience, "audience")
-        if isinstance(self.key, str):
-            resolved = default_key_store().get(self.key)
-        elif isinstance(self.key, SigningKey):
-            resolved = self.key
-        else:
-            raise ConfigurationError("key must be a SigningKey or the name of a stored key")
+        resolved = resolve_key(self.key, "key must be a SigningKey or the name of a stored key")
         if resolved.is_symmetric:
             raise ConfigurationError(
                 "private_key_jwt needs an asymmetric key; for a shared secret use ClientSecretJWT"

@@ -18,7 +18,7 @@ from ..errors import ConfigurationError, JWSError, redact
 from ..jose.assertion import JWS, JWT
 from ..jose.jws import b64url_encode, sign_compact, unverified_claims
 from ..jose.keys import SigningKey
-from ..jose.keystore import default_key_store
+from ..jose.keystore import resolve_key
 from ..oauth import (
     AUTHORIZATION_CODE_GRANT,
     CLIENT_CREDENTIALS_GRANT,
@@ -127,15 +127,9 @@ class JWTBearer:
             return
         if not isinstance(self.assertion, JWT):
             raise ConfigurationError("assertion must be a JWT, a JWS or a compact JWS string")
-        if isinstance(self.key, SigningKey):
-            _set(self, "_key", self.key)
-        elif isinstance(self.key, str):
-            _set(self, "_key", default_key_store().get(self.key))
-        else:
-            raise ConfigurationError(
-                "a JWT needs key=: a SigningKey or the name of a key in the key store "
-                "(`jwtbearer keys create NAME`)"
-            )
+        _set(self, "_key", resolve_key(
+            self.key, "a JWT needs key=: a SigningKey or the name of a key in the key store "
+            "(`jwtbearer keys create NAME`)"))
 
     def _signed(self, token_endpoint: str, now: float) -> str:
         source = self.assertion

@@ -17,7 +17,7 @@ from ..oauth import MS_THRESHOLD as _MS_THRESHOLD
 from ..token import Clock, system_clock
 from .jws import b64url_decode, parse_json_object, sign_compact
 from .keys import SigningKey
-from .keystore import default_key_store
+from .keystore import resolve_key
 
 __all__ = ["JWS", "JWT", "REGISTERED_CLAIMS", "make_assertion", "new_jti"]
 
@@ -221,14 +221,6 @@ class JWT:
         )
 
 
-def _resolve_key(key: SigningKey | str) -> SigningKey:
-    if isinstance(key, SigningKey):
-        return key
-    if isinstance(key, str):
-        return default_key_store().get(key)
-    raise ConfigurationError("key must be a SigningKey or the name of a key in the key store")
-
-
 _TIME_CLAIMS = ("exp", "nbf", "iat")
 
 
@@ -292,7 +284,7 @@ class JWS:
             self.payload = _check_payload(payload)
         else:
             raise ConfigurationError("JWS payload must be a JWT or a JSON string of claims")
-        self.key = _resolve_key(key)
+        self.key = resolve_key(key)
         if x5t_s256 and self.key.x5t_s256 is None:
             raise ConfigurationError(
                 "x5t_s256=True needs a key with a certificate: load the key with its "

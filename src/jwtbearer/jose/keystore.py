@@ -17,7 +17,6 @@ import re
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -26,10 +25,13 @@ from .._util import home, write_file
 from ..errors import ConfigurationError, KeyLoadError
 from .keys import SigningKey
 
-if TYPE_CHECKING:
-    pass
-
-__all__ = ["KeyStore", "default_key_store"]
+__all__ = [
+    "KEY_FILE_SUFFIXES",
+    "KeyStore",
+    "default_key_store",
+    "looks_like_key_file",
+    "resolve_key",
+]
 
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 # (device, inode, size, mtime in ns) of the key file and of the certificate file.
@@ -232,3 +234,26 @@ def default_key_store() -> KeyStore:
     if store is None:
         store = _DEFAULT_STORES[path] = KeyStore(path)
     return store
+
+
+def resolve_key(
+    key: object,
+    refusal: str = "key must be a SigningKey or the name of a key in the key store",
+) -> SigningKey:
+    """``key`` itself when it is a :class:`SigningKey`, else the entry of the default key store
+    it names; anything else is a :class:`ConfigurationError` saying ``refusal``."""
+    if isinstance(key, SigningKey):
+        return key
+    if isinstance(key, str):
+        return default_key_store().get(key)
+    raise ConfigurationError(refusal)
+
+
+#: Suffixes that make a ``key`` value a file name rather than a key-store name.
+KEY_FILE_SUFFIXES = (".pem", ".key", ".p12", ".pfx", ".json", ".jwk")
+
+
+def looks_like_key_file(value: str) -> bool:
+    """True when ``value`` names a key file (a path separator or a key file suffix, in any
+    case) rather than a key-store entry."""
+    return "/" in value or os.sep in value or Path(value).suffix.lower() in KEY_FILE_SUFFIXES
