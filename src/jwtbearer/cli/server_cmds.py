@@ -72,7 +72,7 @@ def demo() -> None:
     """Run the whole JWT bearer flow (JWT → JWS → JWTBearerTokenExchange) on a local server."""
     console = Console()
     _server_extra(console)
-    from ..demo import run_demo
+    from .demo import run_demo
 
     try:
         status = run_demo(console)

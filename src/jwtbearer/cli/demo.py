@@ -18,8 +18,8 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.syntax import Syntax
 
-from .jws import unverified_claims, unverified_header
-from .token import Clock, system_clock
+from ..jws import unverified_claims, unverified_header
+from ..token import Clock, system_clock
 
 __all__ = ["DEMO_CLIENT_ID", "DEMO_SUBJECT", "connected_app_table", "run_demo", "shorten"]
 
@@ -78,12 +78,12 @@ def run_demo(console: Console, *, clock: Clock | None = None) -> int:
     """Run the demo, printing to ``console``; returns the exit status (0 when all went as told)."""
     import httpx
 
-    from .assertion import JWS, JWT
-    from .errors import TokenEndpointError
-    from .exchange import JWTBearerTokenExchange
-    from .jws import verify_compact
-    from .keys import KeyStore, load_jwks
-    from .server.app import serve_config
+    from ..assertion import JWS, JWT
+    from ..errors import TokenEndpointError
+    from ..exchange import JWTBearerTokenExchange
+    from ..jws import verify_compact
+    from ..keys import KeyStore, load_jwks
+    from ..server.app import serve_config
 
     now_fn = clock or system_clock
     with tempfile.TemporaryDirectory(prefix="jwtbearer-demo-") as tmp:
