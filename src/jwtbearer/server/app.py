@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
 
 from .config import load_config
 from .core import Response, TokenEndpoint
@@ -91,15 +92,17 @@ class TokenApp:
     ``max_body_size`` 413 with ``Connection: close``, its body drained first (up to 4 MiB, or
     4 times the cap) so the client reads the answer; a client that waits for ``100 Continue``
     gets the 413 before it sends the body. ``lifespan`` events are acknowledged; nothing happens
-    at start or stop. ``token_path`` and ``authorize_path`` say where those two live.
+    at start or stop. ``token_path`` and ``authorize_path`` say where those two live, under
+    ``base_path`` (the issuer's own path, e.g. ``/ENV-ID/as``), as ``/jwks`` does.
     """
 
     def __init__(self, endpoint: Endpoint, *, max_body_size: int = 64 * 1024,
-                 token_path: str = "/token", authorize_path: str = "/authorize") -> None:
+                 token_path: str = "/token", authorize_path: str = "/authorize",
+                 base_path: str = "") -> None:
         self.endpoint = endpoint
         self.max_body_size = max_body_size
-        self.token_path = token_path
-        self.authorize_path = authorize_path
+        self.token_path = base_path + token_path
+        self.authorize_path = base_path + authorize_path
         self._drain_limit = max(_DRAIN_MIN, 4 * max_body_size)
         self._too_large = _error(413, "invalid_request",
                                  f"body over the {max_body_size} byte cap", (_CLOSE,))
@@ -107,10 +110,12 @@ class TokenApp:
         # reset it, and the HTTP server reads and drops the rest of that body itself.
         self._too_large_open = _error(413, "invalid_request",
                                       f"body over the {max_body_size} byte cap")
+        # RFC 8414 §3.1 puts the well-known segment before an issuer's path; OpenID Connect
+        # Discovery §4 after it.
         self._gets: dict[str, Callable[[], Response]] = {
-            "/jwks": endpoint.jwks,
-            "/.well-known/oauth-authorization-server": endpoint.metadata,
-            "/.well-known/openid-configuration": endpoint.metadata,
+            base_path + "/jwks": endpoint.jwks,
+            "/.well-known/oauth-authorization-server" + base_path: endpoint.metadata,
+            base_path + "/.well-known/openid-configuration": endpoint.metadata,
         }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -230,17 +235,19 @@ def _answer(response: Response) -> Answer:
 
 
 def create_app(endpoint: Endpoint, *, max_body_size: int = 64 * 1024,
-               token_path: str = "/token", authorize_path: str = "/authorize") -> TokenApp:
+               token_path: str = "/token", authorize_path: str = "/authorize",
+               base_path: str = "") -> TokenApp:
     """The ASGI app serving ``endpoint`` (see :class:`TokenApp`)."""
     return TokenApp(endpoint, max_body_size=max_body_size, token_path=token_path,
-                    authorize_path=authorize_path)
+                    authorize_path=authorize_path, base_path=base_path)
 
 
 def app_for(endpoint: TokenEndpoint) -> TokenApp:
     """The app for a configured endpoint (body cap and paths from its configuration)."""
     config = endpoint.config
     return create_app(endpoint, max_body_size=config.max_body_size,
-                      token_path=config.token_path, authorize_path=config.authorize_path)
+                      token_path=config.token_path, authorize_path=config.authorize_path,
+                      base_path=urlsplit(config.issuer).path.rstrip("/"))
 
 
 def listen_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
