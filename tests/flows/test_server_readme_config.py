@@ -25,11 +25,11 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 
-def documented_config() -> str:
+def documented_config(heading: str = "### Configuration") -> str:
     text = README.read_text(encoding="utf-8")
-    section = text[text.index("### Configuration"):]
+    section = text[text.index(heading):]
     match = re.search(r"```toml\n(.*?)```", section, re.S)
-    assert match is not None, "README: the server Configuration section has no toml block"
+    assert match is not None, f"README: {heading} has no toml block"
     return match.group(1)
 
 
@@ -80,3 +80,31 @@ def test_the_documented_config_serves_curl_jwtbearer_token_and_assert_curl(
         ran = subprocess.run(["sh", "-c", command], capture_output=True, text=True, timeout=30,
                              env={"PATH": str(Path(curl()).parent)}, check=True)
         assert json.loads(ran.stdout)["token_type"] == "Bearer", ran.stdout
+
+
+def test_the_salesforce_section_runs_on_the_salesforce_preset(tmp_path: Path) -> None:
+    import jwtbearer as jb
+
+    config = documented_config("### Salesforce: the JWT bearer flow")
+    assert 'preset = "salesforce"' in config
+    key = default_key_store().create("my-cert")
+    certificate = default_key_store().certificate_path("my-cert")
+    (tmp_path / "my-cert.crt.pem").write_bytes(certificate.read_bytes())
+
+    def rendered(issuer: str) -> str:
+        return ('state_dir = "state"\n' + config.replace('"http://127.0.0.1:8000"',
+                                                          json.dumps(issuer), 1))
+
+    server, endpoint = serve_config(rendered, tmp_path / "salesforce.toml")
+    assert endpoint.config.preset == "salesforce"
+    with server:
+        # The section's code, pointed at the local server.
+        client = jb.TokenClient(server.url + "/services/oauth2/token")
+        jwt = jb.JWT(iss="3MVG9...consumer-key", sub="integration@example.com",
+                     aud="https://login.salesforce.com")
+        token = client.jwt_bearer(jwt, "my-cert")
+        assert token.token_type == "Bearer"
+        assert token.extra["instance_url"] == server.url
+        with pytest.raises(jb.InvalidGrant, match="user hasn't approved this consumer"):
+            client.jwt_bearer(jb.JWT(iss="3MVG9...consumer-key", sub="someone@example.com",
+                                     aud="https://login.salesforce.com"), key)
