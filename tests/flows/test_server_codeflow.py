@@ -185,6 +185,8 @@ scopes = ["api:read"]
 def test_codes_and_refresh_tokens_live_in_redis(tmp_path: Path, redis_url: str) -> None:
     import redis
 
+    # A database of its own: the session's Redis is shared with the replay-cache tests.
+    redis_url = redis_url.rsplit("/", 1)[0] + "/7"
     secret = "s3cr3t+/with:odd%chars"
     server, _ = serve_config(lambda url: _config(url, redis_url, secret), tmp_path / "s.toml")
     with server:
@@ -208,6 +210,7 @@ def test_codes_and_refresh_tokens_live_in_redis(tmp_path: Path, redis_url: str) 
             assert rotated.refresh_token is not None
             with pytest.raises(jb.InvalidGrant, match="revoked"):
                 client.refresh(rotated.refresh_token)
+        r.flushdb()
         r.close()
 
 
