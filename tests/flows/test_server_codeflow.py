@@ -257,3 +257,26 @@ def test_a_body_past_the_drain_limit_still_gets_its_413(token_server: FlowServer
     response = requests.post(token_server.token_url, data=body, timeout=30.0,
                              headers={"content-type": "application/x-www-form-urlencoded"})
     assert response.status_code == 413
+
+
+def test_a_client_waiting_for_100_continue_gets_the_413_before_sending(
+        token_server: FlowServer) -> None:
+    parts = urlsplit(token_server.url)
+    assert parts.hostname is not None and parts.port is not None
+    with socket.create_connection((parts.hostname, parts.port), timeout=10.0) as sock:
+        sock.sendall(b"POST /token HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                     b"Content-Type: application/x-www-form-urlencoded\r\n"
+                     b"Content-Length: 10000000\r\n\r\n")
+        received = b""
+        for _ in range(1000):  # bounded; the server closes after the answer
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            received += chunk
+    assert received.startswith(b"HTTP/1.1 413"), received[:200]
+    assert b"100 Continue" not in received
+
+
+def test_the_authorization_endpoint_is_get_only(token_server: FlowServer) -> None:
+    response = httpx.post(token_server.url + "/authorize", timeout=10.0)
+    assert (response.status_code, response.headers["allow"]) == (405, "GET, HEAD")
