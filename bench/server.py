@@ -74,7 +74,7 @@ end
 # -- the servers ------------------------------------------------------------------------------
 
 def config_text(issuer: str) -> str:
-    from jwtbearer.demo import connected_app_table
+    from jwtbearer.cli.demo import connected_app_table
 
     return f"""
 issuer = "{issuer}"

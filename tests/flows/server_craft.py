@@ -19,6 +19,7 @@ from jwtbearer.server.core import TokenEndpoint
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 SUBJECT = "alice@example.com"
 API = "https://api.example.com"
+REDIRECT_URI = "http://127.0.0.1:9/callback"
 
 
 @dataclass

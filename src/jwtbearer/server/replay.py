@@ -3,6 +3,9 @@
 An assertion's ``jti`` is remembered until the assertion could no longer be accepted anyway
 (its ``exp`` plus the leeway), so the cache never grows past what the lifetime cap allows.
 In memory for one process, or in Redis (``SET NX`` with an expiry) for several.
+
+The same store keeps what the authorization-code and refresh-token grants must remember
+(:class:`GrantStore`): short records under a key, each with its own expiry.
 """
 
 from __future__ import annotations
@@ -11,12 +14,12 @@ import hashlib
 import heapq
 import math
 import threading
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from ..errors import ConfigurationError
 
-__all__ = ["MemoryReplayCache", "RedisReplayCache", "ReplayCache", "ReplayCacheUnavailable",
-           "replay_cache_for"]
+__all__ = ["GrantStore", "MemoryReplayCache", "RedisReplayCache", "ReplayCache",
+           "ReplayCacheUnavailable", "replay_cache_for"]
 
 
 class ReplayCacheUnavailable(Exception):
@@ -28,6 +31,23 @@ class ReplayCache(Protocol):
 
     def first_use(self, issuer: str, jti: str, *, expires_at: float, now: float) -> bool:
         """Record ``jti`` of ``issuer``; True the first time, False on any later call."""
+        ...
+
+
+@runtime_checkable
+class GrantStore(Protocol):
+    """Records of issued codes and refresh tokens, each kept until its expiry."""
+
+    def put(self, key: str, value: bytes, *, expires_at: float, now: float) -> None:
+        """Store ``value`` under ``key`` until ``expires_at``."""
+        ...
+
+    def get(self, key: str, *, now: float) -> bytes | None:
+        """The value under ``key``, or None when absent or expired."""
+        ...
+
+    def first_use(self, issuer: str, jti: str, *, expires_at: float, now: float) -> bool:
+        """As :meth:`ReplayCache.first_use`: atomic, so one of two racing uses wins."""
         ...
 
 
@@ -58,6 +78,8 @@ class MemoryReplayCache:
         self._order: list[int] = []  # heap of the bucket numbers in _buckets
         self._next_purge = -math.inf
         self._lock = threading.Lock()
+        self._values: dict[str, tuple[float, bytes]] = {}
+        self._next_value_purge = -math.inf
 
     def __len__(self) -> int:
         return len(self._seen)
@@ -103,6 +125,28 @@ class MemoryReplayCache:
             del self._buckets[heapq.heappop(self._order)]
         return dropped
 
+    def put(self, key: str, value: bytes, *, expires_at: float, now: float) -> None:
+        """See :meth:`GrantStore.put`; raises ReplayCacheUnavailable when full."""
+        with self._lock:
+            values = self._values
+            if now >= self._next_value_purge or len(values) >= self._max:
+                # A scan, at most once a minute (or when full): records are few next to jtis.
+                self._next_value_purge = now + 60.0
+                for name in [k for k, (exp, _) in values.items() if exp <= now]:
+                    del values[name]
+            if key not in values and len(values) >= self._max:
+                raise ReplayCacheUnavailable(
+                    f"the grant store holds {self._max} unexpired codes and refresh tokens; "
+                    "raise replay_max_entries or lower refresh_token_lifetime")
+            values[key] = (expires_at, value)
+
+    def get(self, key: str, *, now: float) -> bytes | None:
+        """See :meth:`GrantStore.get`."""
+        entry = self._values.get(key)
+        if entry is None or entry[0] <= now:
+            return None
+        return entry[1]
+
     def first_use(self, issuer: str, jti: str, *, expires_at: float, now: float) -> bool:
         """See :meth:`ReplayCache.first_use`; raises ReplayCacheUnavailable when full."""
         key = (issuer, jti)
@@ -137,7 +181,8 @@ class RedisReplayCache:
     that might be a replay is the one thing this cache exists to prevent.
     """
 
-    def __init__(self, url: str, *, prefix: str = "jwtbearer:jti:") -> None:
+    def __init__(self, url: str, *, prefix: str = "jwtbearer:jti:",
+                 grant_prefix: str = "jwtbearer:grant:") -> None:
         try:
             import redis
         except ImportError:  # pragma: no cover - depends on the installed extras
@@ -148,6 +193,7 @@ class RedisReplayCache:
                                                  socket_connect_timeout=2.0)
         self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
         self._prefix = prefix
+        self._grant_prefix = grant_prefix
 
     def first_use(self, issuer: str, jti: str, *, expires_at: float, now: float) -> bool:
         """See :meth:`ReplayCache.first_use`."""
@@ -158,6 +204,24 @@ class RedisReplayCache:
             raise ReplayCacheUnavailable(f"the Redis replay cache failed: {type(exc).__name__}") \
                 from None
         return bool(stored)
+
+    def put(self, key: str, value: bytes, *, expires_at: float, now: float) -> None:
+        """See :meth:`GrantStore.put`."""
+        ttl_ms = max(1, math.ceil((expires_at - now) * 1000))
+        try:
+            self._client.set(self._grant_prefix + key, value, px=ttl_ms)
+        except self._errors as exc:
+            raise ReplayCacheUnavailable(f"the Redis grant store failed: {type(exc).__name__}") \
+                from None
+
+    def get(self, key: str, *, now: float) -> bytes | None:
+        """See :meth:`GrantStore.get` (Redis expires the keys itself)."""
+        try:
+            value = self._client.get(self._grant_prefix + key)
+        except self._errors as exc:
+            raise ReplayCacheUnavailable(f"the Redis grant store failed: {type(exc).__name__}") \
+                from None
+        return value if isinstance(value, bytes) else None
 
     def close(self) -> None:
         """Close the connection pool."""

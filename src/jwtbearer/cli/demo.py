@@ -1,10 +1,12 @@
 """``jwtbearer demo``: the Salesforce-shaped JWT bearer flow, end to end, on a local server.
 
-It starts the reference token endpoint on a free loopback port, creates a key and certificate
-in a temporary key store, registers the client the way an administrator registers a connected
-app (certificate uploaded, one user pre-authorized), then runs JWT → JWS →
-JWTBearerTokenExchange and prints each step, then one failure (an expired assertion). Nothing
-secret is printed: assertions and tokens are shown shortened, never with their signature.
+It starts the reference token endpoint on a free loopback port with ``preset = "salesforce"``
+(``/services/oauth2/token``, ``aud = https://login.salesforce.com``, ``instance_url`` in the
+answer, Salesforce's error wording), creates a key and certificate in a temporary key store,
+registers the client the way an administrator registers a connected app (certificate uploaded,
+one user pre-authorized), then runs JWT → JWS → JWTBearerTokenExchange exactly as against a
+real org and prints each step, then one failure (an expired assertion). Nothing secret is
+printed: assertions and tokens are shown shortened, never with their signature.
 """
 
 from __future__ import annotations
@@ -18,15 +20,18 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.syntax import Syntax
 
-from .jose.jws import unverified_claims, unverified_header
-from .token import Clock, system_clock
+from ..jose.jws import unverified_claims, unverified_header
+from ..token import Clock, system_clock
 
-__all__ = ["DEMO_CLIENT_ID", "DEMO_SUBJECT", "connected_app_table", "run_demo", "shorten"]
+__all__ = ["DEMO_AUDIENCE", "DEMO_CLIENT_ID", "DEMO_SUBJECT", "connected_app_table", "run_demo",
+           "shorten"]
 
 #: The demo's client id, shaped like a Salesforce consumer key.
 DEMO_CLIENT_ID = "3MVG9demo.consumer.key"
 #: The pre-authorized user the demo asks a token for.
 DEMO_SUBJECT = "alice@example.com"
+#: The audience Salesforce production orgs expect (the salesforce preset accepts it).
+DEMO_AUDIENCE = "https://login.salesforce.com"
 
 
 def shorten(compact: str) -> str:
@@ -41,18 +46,19 @@ def _json(console: Console, title: str, value: Any) -> None:
 
 
 def connected_app_table(client_id: str, *, certificate: str, subjects: tuple[str, ...],
-                        scopes: tuple[str, ...] = ("api",)) -> str:
+                        scopes: tuple[str, ...] = ("api",), method: str = "none") -> str:
     """The server's ``[[clients]]`` TOML table for a Salesforce-style connected app.
 
     As an administrator registers one: its certificate uploaded (``certificate``, a path
-    relative to the configuration file), the JWT bearer grant only (RFC 7523 §2.1), no client
-    authentication (the signed assertion is the proof), and the users it may act for
-    pre-authorized (``subjects``).
+    relative to the configuration file), the JWT bearer grant only (RFC 7523 §2.1), and the
+    users it may act for pre-authorized (``subjects``). The token request carries no client
+    authentication whatever ``method`` says: the assertion, verified with the certificate, is
+    the proof (RFC 7523 §3.1).
     """
     return "\n".join([
         "[[clients]]",
         f"client_id = {json.dumps(client_id)}",
-        'token_endpoint_auth_method = "none"',
+        f"token_endpoint_auth_method = {json.dumps(method)}",
         f"certificate = {json.dumps(certificate)}",
         'grant_types = ["urn:ietf:params:oauth:grant-type:jwt-bearer"]',
         f"scopes = {json.dumps(list(scopes))}",
@@ -64,27 +70,27 @@ def connected_app_table(client_id: str, *, certificate: str, subjects: tuple[str
 def _config(issuer: str, certificate: Path) -> str:
     return f"""\
 issuer = "{issuer}"
+preset = "salesforce"
 access_token_lifetime = 900
 leeway = 30
 max_assertion_lifetime = 3600
-instance_url = "{issuer}"
 state_dir = "state"
 
 """ + connected_app_table(DEMO_CLIENT_ID, certificate=certificate.as_posix(),
-                          subjects=(DEMO_SUBJECT,))
+                          subjects=(DEMO_SUBJECT,), method="private_key_jwt")
 
 
 def run_demo(console: Console, *, clock: Clock | None = None) -> int:
     """Run the demo, printing to ``console``; returns the exit status (0 when all went as told)."""
     import httpx
 
-    from .client.exchange import JWTBearerTokenExchange
-    from .errors import TokenEndpointError
-    from .jose.assertion import JWS, JWT
-    from .jose.jws import verify_compact
-    from .jose.keys import load_jwks
-    from .jose.keystore import KeyStore
-    from .server.app import serve_config
+    from ..client.exchange import JWTBearerTokenExchange
+    from ..errors import TokenEndpointError
+    from ..jose.assertion import JWS, JWT
+    from ..jose.jws import verify_compact
+    from ..jose.keys import load_jwks
+    from ..jose.keystore import KeyStore
+    from ..server.app import serve_config
 
     now_fn = clock or system_clock
     with tempfile.TemporaryDirectory(prefix="jwtbearer-demo-") as tmp:
@@ -102,15 +108,16 @@ def run_demo(console: Console, *, clock: Clock | None = None) -> int:
         issuer = endpoint.config.issuer
         token_url = endpoint.config.token_endpoint
         console.rule("[bold]2. The token endpoint, with the client registered")
-        console.print(f"server listening on {issuer} (token endpoint {token_url})")
+        console.print(f"server listening on {issuer} (preset salesforce: token endpoint "
+                      f"{token_url}, aud {DEMO_AUDIENCE})")
         console.print(f"client [bold]{DEMO_CLIENT_ID}[/]: certificate uploaded, user "
                       f"[bold]{DEMO_SUBJECT}[/] pre-authorized, scope api")
 
         with server:
             console.rule("[bold]3. Auth.JWT: the claims")
-            jwt = JWT(iss=DEMO_CLIENT_ID, sub=DEMO_SUBJECT, aud=issuer)
+            jwt = JWT(iss=DEMO_CLIENT_ID, sub=DEMO_SUBJECT, aud=DEMO_AUDIENCE)
             console.print(f"jwt = JWT(iss={DEMO_CLIENT_ID!r}, sub={DEMO_SUBJECT!r}, "
-                          f"aud={issuer!r})   # Salesforce: aud = https://login.salesforce.com")
+                          f"aud={DEMO_AUDIENCE!r})   # as for a real org")
             _json(console, "claims (iat/exp/jti are set when it is signed)",
                   jwt.claims(now=now_fn()))
 
