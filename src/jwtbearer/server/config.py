@@ -32,6 +32,7 @@ _INTS: dict[str, tuple[int, int, int]] = {  # key: (default, min, max)
     "max_assertion_size": (16 * 1024, 1024, 64 * 1024),
     "max_body_size": (64 * 1024, 1024, 1024 * 1024),
     "replay_max_entries": (1_000_000, 1, 100_000_000),
+    "replay_max_bytes": (256 * 1024 * 1024, 64 * 1024, 64 * 1024**3),
 }
 _BOOLS: dict[str, bool] = {"require_jti": True, "allow_audience_array": False}
 _STRINGS = frozenset(
@@ -61,6 +62,7 @@ class ServerConfig:
     max_body_size: int = 64 * 1024
     replay: str = "memory"
     replay_max_entries: int = 1_000_000
+    replay_max_bytes: int = 256 * 1024 * 1024
     require_jti: bool = True
     allow_audience_array: bool = False
     error_detail: str = "full"
@@ -191,6 +193,7 @@ def parse_config(
         max_assertion_size=ints["max_assertion_size"],
         max_body_size=ints["max_body_size"],
         replay_max_entries=ints["replay_max_entries"],
+        replay_max_bytes=ints["replay_max_bytes"],
         require_jti=bools["require_jti"],
         allow_audience_array=bools["allow_audience_array"],
     )
