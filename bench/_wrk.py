@@ -127,8 +127,8 @@ def wrk(url: str, bodies: Path, auth: str, duration: int, script: Path, *,
     pids = list(cpu_of)
     before = tree_cpu(pids) if pids else 0.0
     out = subprocess.run(
-        ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{int(duration)}s", "--timeout", "5s", "-s", str(script),
-         url, "--", str(bodies), auth, "once" if once else ""],
+        ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{int(duration)}s", "--timeout", "5s",
+         "-s", str(script), url, "--", str(bodies), auth, "once" if once else ""],
         capture_output=True, text=True, timeout=duration + 30, check=True).stdout
     after = tree_cpu(pids) if pids else 0.0
     line = next(x for x in out.splitlines() if x.startswith("RESULT "))
