@@ -31,6 +31,7 @@ class Setup:
     workers: int
     body_rate: int
     versions: str
+    full: bool = True
 
 
 def median_run(results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -70,6 +71,9 @@ def render(runs: dict[str, list[dict[str, Any]]], cost: dict[str, float], failur
         lines += ["**FAILED: valid requests were refused, so the figures below do not count "
                   "what they claim to:**", ""]
         lines += [f"- {f}" for f in failures] + [""]
+    if not setup.full:
+        lines += [f"**A short run** ({setup.rounds} round(s) of {setup.duration:g} s, not the "
+                  "full `make bench`): the figures are indicative only.", ""]
     lines += [
         f"Token issuances over loopback, `wrk -t1 -c{setup.connections}`, {setup.duration:g} s "
         f"per run after {setup.warmup:g} s warm-up (none where the server checks the jti of "

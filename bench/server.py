@@ -516,7 +516,8 @@ def report(runs: dict[str, list[dict[str, Any]]], cost: dict[str, float], failur
 
     return render(runs, cost, failures, Setup(
         rounds=rounds, duration=duration, warmup=WARMUP, connections=CONNECTIONS,
-        passes=CoreProbe.PASSES, workers=WORKERS, body_rate=BODY_RATE, versions=versions()))
+        passes=CoreProbe.PASSES, workers=WORKERS, body_rate=BODY_RATE, versions=versions(),
+        full=(rounds, duration) == (ROUNDS, DURATION)))
 
 
 def node_version() -> str:

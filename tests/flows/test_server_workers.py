@@ -41,6 +41,38 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@contextlib.contextmanager
+def private_redis(directory: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A redis-server of this test alone (the test stops it)."""
+    binary = shutil.which("redis-server")
+    assert binary, "redis-server is not installed: run `make test`, which installs it"
+    port = free_port()
+    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no", "--dir", str(directory)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            assert proc.poll() is None and time.monotonic() < deadline, "redis did not start"
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+            except OSError:
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0", proc
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def shared_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A redis-server for this module's servers alone (their keys outlive other tests')."""
+    with private_redis(tmp_path_factory.mktemp("redis")) as (url, _):
+        yield url
+
+
 @pytest.fixture(scope="module")
 def key() -> SigningKey:
     return SigningKey.generate("ES256", kid="svc-1")
@@ -153,10 +185,10 @@ def assert_replay_refused_across(first: httpx.Client, second: httpx.Client, key:
 
 
 def test_two_workers_refuse_each_others_replays_restart_and_stop(
-        tmp_path: Path, redis_url: str, key: SigningKey) -> None:
+        tmp_path: Path, shared_redis: str, key: SigningKey) -> None:
     port = free_port()
     issuer = f"http://127.0.0.1:{port}"
-    config = write_config(tmp_path, issuer, redis_url, key)
+    config = write_config(tmp_path, issuer, shared_redis, key)
     with serving(config, port, workers=2) as proc:
         clients = one_client_per_worker(port)
         try:
@@ -194,41 +226,16 @@ def test_two_workers_refuse_each_others_replays_restart_and_stop(
 
 
 def test_two_hosts_sharing_redis_refuse_each_others_replays(
-        tmp_path: Path, redis_url: str, key: SigningKey) -> None:
+        tmp_path: Path, shared_redis: str, key: SigningKey) -> None:
     # Two hosts behind a load balancer: one issuer, each host its own process and port.
     ports = free_port(), free_port()
     issuer = f"http://127.0.0.1:{ports[0]}"
-    config = write_config(tmp_path, issuer, redis_url, key)
+    config = write_config(tmp_path, issuer, shared_redis, key)
     with serving(config, ports[0]), serving(config, ports[1]), \
             httpx.Client(base_url=f"http://127.0.0.1:{ports[0]}", timeout=10.0) as one, \
             httpx.Client(base_url=f"http://127.0.0.1:{ports[1]}", timeout=10.0) as two:
         assert_replay_refused_across(one, two, key, issuer)
         assert_replay_refused_across(two, one, key, issuer)
-
-
-@contextlib.contextmanager
-def private_redis(directory: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """A redis-server of this test alone (the test stops it)."""
-    binary = shutil.which("redis-server")
-    assert binary, "redis-server is not installed: run `make test`, which installs it"
-    port = free_port()
-    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--dir", str(directory)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            assert proc.poll() is None and time.monotonic() < deadline, "redis did not start"
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0", proc
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-        proc.wait(timeout=10)
 
 
 def test_redis_down_gets_503_and_never_a_token(tmp_path: Path, key: SigningKey) -> None:

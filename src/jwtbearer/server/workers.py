@@ -67,6 +67,14 @@ def listen_sockets(host: str, port: int, count: int, *, backlog: int = 1024) -> 
     free port for all of them."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     reuseport = sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
+    if reuseport:
+        # SO_REUSEPORT would let a second server of the same user join a port already served
+        # (a second `serve` started by mistake would silently take half the connections): a
+        # plain bind first makes a port in use an error, as it is for one process.
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+            port = probe.getsockname()[1]
     socks: list[socket.socket] = []
     try:
         for _ in range(count if reuseport else 1):
