@@ -1,5 +1,5 @@
 """The ``--workers`` supervisor's parts: the shared-state check, the listening sockets and the
-restart budget (the running server is tested in tests/flows/test_server_workers.py)."""
+restart budget (the running server is tested in tests/flows/test_server_scale_out.py)."""
 
 from __future__ import annotations
 

@@ -243,7 +243,7 @@ def test_redis_down_gets_503_and_never_a_token(tmp_path: Path, key: SigningKey) 
     issuer = f"http://127.0.0.1:{port}"
     with private_redis(tmp_path) as (url, redis_proc):
         config = write_config(tmp_path, issuer, url, key)
-        with serving(config, port, workers=2):
+        with serving(config, port, workers=2) as proc:
             clients = one_client_per_worker(port)
             try:
                 first = next(iter(clients.values()))
@@ -260,6 +260,12 @@ def test_redis_down_gets_503_and_never_a_token(tmp_path: Path, key: SigningKey) 
             finally:
                 for http in clients.values():
                     http.close()
+            # SIGINT (Ctrl-C) to the parent alone stops the workers too.
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(timeout=20) == 0
+            for pid in clients:
+                with pytest.raises(ProcessLookupError):
+                    os.kill(pid, 0)
 
 
 def test_more_workers_need_a_shared_replay_store(tmp_path: Path, key: SigningKey) -> None:
