@@ -85,10 +85,10 @@ def write_script(directory: Path) -> Path:
     return path
 
 
-def _ticks(pid: int) -> int:
+def _ticks(pid: int) -> tuple[int, int]:
     # Fields after the ")" that closes the command name: state is field 3, utime 14, stime 15.
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])
+    return int(fields[11]), int(fields[12])
 
 
 def _children() -> dict[int, list[int]]:
@@ -105,19 +105,26 @@ def _children() -> dict[int, list[int]]:
 
 def tree_cpu(pids: Iterable[int]) -> float:
     """CPU seconds (user + system) used so far by ``pids`` and all their live descendants."""
+    return sum(tree_cpu_split(pids))
+
+
+def tree_cpu_split(pids: Iterable[int]) -> tuple[float, float]:
+    """User and system CPU seconds used so far by ``pids`` and all their live descendants."""
     tree = _children()
-    todo, seen, ticks = list(pids), set(), 0
+    todo, seen, user, system = list(pids), set(), 0, 0
     while todo:
         pid = todo.pop()
         if pid in seen:
             continue
         seen.add(pid)
         try:
-            ticks += _ticks(pid)
+            utime, stime = _ticks(pid)
         except (OSError, IndexError, ValueError):
             continue  # exited meanwhile
+        user, system = user + utime, system + stime
         todo.extend(tree.get(pid, ()))
-    return ticks / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return user / tick, system / tick
 
 
 def wrk(url: str, bodies: Path, auth: str, duration: int, script: Path, *,
@@ -125,17 +132,19 @@ def wrk(url: str, bodies: Path, auth: str, duration: int, script: Path, *,
     """One wrk run against ``url`` (POST each line of ``bodies``, ``auth`` as Authorization if
     given). ``once``: never send a body twice. ``cpu_of``: server pids to account CPU for."""
     pids = list(cpu_of)
-    before = tree_cpu(pids) if pids else 0.0
+    before = tree_cpu_split(pids) if pids else (0.0, 0.0)
     out = subprocess.run(
         ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{int(duration)}s", "--timeout", "5s",
          "-s", str(script), url, "--", str(bodies), auth, "once" if once else ""],
         capture_output=True, text=True, timeout=duration + 30, check=True).stdout
-    after = tree_cpu(pids) if pids else 0.0
+    after = tree_cpu_split(pids) if pids else (0.0, 0.0)
     line = next(x for x in out.splitlines() if x.startswith("RESULT "))
     result: dict[str, Any] = json.loads(line[len("RESULT "):])
     result["rps"] = result["requests"] / max(result["duration_us"] / 1e6, 1e-6)
     if pids:
-        result["cpu_us"] = (after - before) / max(result["requests"], 1) * 1e6
+        answered = max(result["requests"], 1)
+        result["cpu_us"] = (sum(after) - sum(before)) / answered * 1e6
+        result["sys_us"] = (after[1] - before[1]) / answered * 1e6
     return result
 
 

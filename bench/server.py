@@ -403,7 +403,7 @@ def start_redis(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 # Rows that send one-shot JWT bearer bodies to a server that checks the jti: no warm-up (it
 # would spend the bodies), and each body sent at most once.
-CHECKS_JTI = ("bearer", "h11_bearer", "workers_bearer")
+CHECKS_JTI = ("bearer", "h11_bearer", "redis_bearer", "workers_bearer")
 
 
 def main(rounds_count: int = ROUNDS, duration: int = DURATION) -> int:
@@ -423,14 +423,18 @@ def main(rounds_count: int = ROUNDS, duration: int = DURATION) -> int:
     socks = {name: listen_socket() for name in OURS}
     try:
         ports = {name: int(sock.getsockname()[1]) for name, sock in socks.items()}
-        ports.update(oidc=free_port(), authlib=free_port(), workers=free_port())
+        ports.update(oidc=free_port(), authlib=free_port(), workers=free_port(),
+                     redis1=free_port())
         # One configuration for all of ours: the issuer names ours' port, and the others never
         # check it against their own (the ceiling checks nothing; the rest accept that aud).
         issuer = f"http://127.0.0.1:{ports['ours']}"
         KeyStore(workdir / "keys").create("svc")
         (workdir / "server.toml").write_text(config_text(issuer))
         procs["redis"], redis_url = start_redis(workdir)
-        (workdir / "server-redis.toml").write_text(config_text(issuer, replay=redis_url))
+        # Each Redis-backed server its own database: the same one-shot bodies are new to each.
+        for name, db in (("workers", 0), ("redis1", 1)):
+            (workdir / f"server-{name}.toml").write_text(
+                config_text(issuer, replay=redis_url.rsplit("/", 1)[0] + f"/{db}"))
         script = write_script(workdir)
         # Distinct assertions for a run at up to BODY_RATE requests/s, made before any load;
         # a faster run stops at the last one (never replays it) and is timed over what it sent.
@@ -443,11 +447,13 @@ def main(rounds_count: int = ROUNDS, duration: int = DURATION) -> int:
                 pass_fds=(sock.fileno(),), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         procs["authlib"] = start([*me, "--serve", "authlib", "--port", str(ports["authlib"])])
         procs["oidc"] = start(["node", "server.js", str(ports["oidc"]), SECRET], cwd=NODE_DIR)
-        # The real command, N processes on one port sharing the Redis replay cache.
-        procs["workers"] = start([sys.executable, "-c", "from jwtbearer.cli import main; main()",
-                                  "serve", "--config", str(workdir / "server-redis.toml"),
-                                  "--port", str(ports["workers"]), "--workers", str(WORKERS)])
-        for name in (*OURS, "workers"):
+        # The real command, N processes on one port sharing the Redis replay cache, and one
+        # process on the same Redis (what the Redis round trip costs, apart from the workers).
+        for name, count in (("workers", WORKERS), ("redis1", 1)):
+            procs[name] = start([sys.executable, "-c", "from jwtbearer.cli import main; main()",
+                                 "serve", "--config", str(workdir / f"server-{name}.toml"),
+                                 "--port", str(ports[name]), "--workers", str(count)])
+        for name in (*OURS, "workers", "redis1"):
             wait_http(ports[name], procs[name])
         for name in ("authlib", "oidc"):
             wait_ready(ports[name], procs[name])
@@ -457,7 +463,7 @@ def main(rounds_count: int = ROUNDS, duration: int = DURATION) -> int:
         basic = "Basic " + base64.b64encode(f"bench:{SECRET}".encode()).decode()
         cc = workdir / "cc.txt"
         cc.write_text("grant_type=client_credentials&scope=api\n")
-        for name in ("ours", "ours-h11", "ceiling", "oidc", "authlib", "workers"):
+        for name in ("ours", "ours-h11", "ceiling", "oidc", "authlib", "workers", "redis1"):
             check = httpx.post(f"http://127.0.0.1:{ports[name]}/token",
                                content="grant_type=client_credentials&scope=api",
                                headers={"content-type": "application/x-www-form-urlencoded",
@@ -478,6 +484,7 @@ def main(rounds_count: int = ROUNDS, duration: int = DURATION) -> int:
                     ("h11_ceiling", "ceiling-h11", bodies, ""),
                     ("h11_cc", "ours-h11", cc, basic),
                     ("h11_bearer", "ours-h11", bodies, ""),
+                    ("redis_bearer", "redis1", bodies, ""),
                     ("workers_cc", "workers", cc, basic),
                     ("workers_bearer", "workers", bodies, "")]
             for row, server, body_file, auth in plan:

@@ -159,10 +159,19 @@ class Supervisor:
 
     def _spawn(self, slot: int) -> int:
         sock = self._socks[slot % len(self._socks)]
+        # Signals wait until the child has its own handlers (else a SIGTERM right after the
+        # fork would run the supervisor's handler in the child, and be lost).
+        stops = {signal.SIGINT, signal.SIGTERM}
+        signal.pthread_sigmask(signal.SIG_BLOCK, stops)
         pid = os.fork()
-        if pid == 0:  # the worker
+        if pid != 0:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
+        else:  # the worker
             status = 1
             try:
+                for sig in stops:
+                    signal.signal(sig, signal.SIG_DFL)
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
                 for other in self._socks:
                     if other is not sock:
                         other.close()
