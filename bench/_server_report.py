@@ -33,6 +33,7 @@ class Setup:
     body_rate: int
     versions: str
     full: bool = True
+    load: float = 0.0  # 1-minute load average when the run started
 
 
 def median_run(results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -80,7 +81,8 @@ def render(runs: dict[str, list[dict[str, Any]]], cost: dict[str, float], failur
         f"per run after {setup.warmup:g} s warm-up (none where the server checks the jti of "
         f"one-shot JWT bearer bodies), median of {setup.rounds} interleaved rounds; no access "
         "log, the same request bodies for every server. "
-        f"{machine()}; 2 cores shared by the servers, wrk and whatever else the machine runs. "
+        f"{machine()}; 2 cores shared by the servers, wrk and whatever else the machine runs "
+        f"(load average {setup.load:.1f} when the run started: above 2, other work competed). "
         f"Ours is the plain ASGI app under uvicorn on {FAST} (what the `server` extra "
         "installs), one process, and again on h11 + asyncio (what runs without them), and "
         f"`jwtbearer serve --workers {setup.workers}` (the real command: {setup.workers} "

@@ -24,6 +24,7 @@ import argparse
 import base64
 import gc
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -407,6 +408,7 @@ CHECKS_JTI = ("bearer", "h11_bearer", "redis_bearer", "workers_bearer")
 
 
 def main(rounds_count: int = ROUNDS, duration: int = DURATION) -> int:
+    load = os.getloadavg()[0]
     from _results import write_section
     from jwtbearer.keys import KeyStore
     from jwtbearer.server.app import listen_socket
@@ -502,7 +504,7 @@ def main(rounds_count: int = ROUNDS, duration: int = DURATION) -> int:
                     failures.append(f"{row}, round {number}: {problem}")
                     print(f"FAILED {failures[-1]}", file=sys.stderr, flush=True)
             probe.measure()
-        write_section("server", report(runs, probe.best, failures, rounds_count, duration))
+        write_section("server", report(runs, probe.best, failures, rounds_count, duration, load))
         return 1 if failures else 0
     finally:
         for proc in procs.values():
@@ -518,13 +520,13 @@ def main(rounds_count: int = ROUNDS, duration: int = DURATION) -> int:
 
 
 def report(runs: dict[str, list[dict[str, Any]]], cost: dict[str, float], failures: list[str],
-           rounds: int, duration: float) -> str:
+           rounds: int, duration: float, load: float) -> str:
     from _server_report import Setup, render
 
     return render(runs, cost, failures, Setup(
         rounds=rounds, duration=duration, warmup=WARMUP, connections=CONNECTIONS,
         passes=CoreProbe.PASSES, workers=WORKERS, body_rate=BODY_RATE, versions=versions(),
-        full=(rounds, duration) == (ROUNDS, DURATION)))
+        full=(rounds, duration) == (ROUNDS, DURATION), load=load))
 
 
 def node_version() -> str:
