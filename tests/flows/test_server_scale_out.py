@@ -107,14 +107,15 @@ subjects = ["alice@example.com"]
 @contextlib.contextmanager
 def serving(config: Path, port: int, workers: int = 1) -> Iterator[subprocess.Popen[bytes]]:
     """``jwtbearer serve`` in its own process, until /healthz answers; stopped afterwards."""
+    log = (config.parent / f"serve-{port}.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-c", SERVE, "serve", "--config", str(config), "--port", str(port),
          "--workers", str(workers)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + 30
         while True:
-            assert proc.poll() is None, proc.communicate(timeout=5)[1].decode()
+            assert proc.poll() is None, Path(log.name).read_text(errors="replace")
             assert time.monotonic() < deadline, "the server did not start in 30 s"
             with contextlib.suppress(httpx.TransportError):
                 if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
@@ -129,8 +130,7 @@ def serving(config: Path, port: int, workers: int = 1) -> Iterator[subprocess.Po
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
-        if proc.stderr is not None:
-            proc.stderr.close()
+        log.close()
 
 
 def worker_of(http: httpx.Client) -> int:
@@ -216,6 +216,9 @@ def test_two_workers_refuse_each_others_replays_restart_and_stop(
             time.sleep(0.2)
         workers = sorted(clients)
         assert pid_b in workers and len(workers) == 2
+        log = (tmp_path / f"serve-{port}.log").read_text()
+        replaced = f"worker {pid_a} exited (signal SIGKILL); restarted as "
+        assert replaced in log and "2 workers started" in log
 
         # SIGTERM to the parent stops every worker, and the parent exits 0.
         proc.send_signal(signal.SIGTERM)

@@ -135,6 +135,6 @@ def test_cpu_time_counts_the_children(harness: ModuleType) -> None:
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert parent.stdout is not None and parent.stdout.readline() == "done\n"
-        assert harness.tree_cpu([parent.pid]) >= 0.29
+        assert harness.tree_cpu([parent.pid]) >= 0.25  # /proc counts whole clock ticks
     finally:
         parent.communicate(input="", timeout=20)
