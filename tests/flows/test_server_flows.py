@@ -196,7 +196,8 @@ def test_metadata_and_jwks(token_server: FlowServer) -> None:
     jwks = httpx.get(meta["jwks_uri"]).json()
     assert [k["alg"] for k in jwks["keys"]] == ["EdDSA"]
     assert all("d" not in k for k in jwks["keys"])
-    assert httpx.get(token_server.url + "/healthz").json() == {"status": "ok"}
+    assert httpx.get(token_server.url + "/healthz").json() == {
+        "status": "ok", "replay_entries": token_server.endpoint.replay_entries}
 
 
 def test_http_edges(token_server: FlowServer) -> None:

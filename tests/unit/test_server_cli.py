@@ -197,7 +197,7 @@ def test_the_app_answers_http_edges_on_either_uvicorn_stack(tmp_path: Path,
         assert (post_jwks.status_code, post_jwks.headers["allow"]) == (405, "GET, HEAD")
         head = http.head("/healthz")
         assert (head.status_code, head.content) == (200, b"")
-        assert http.get("/healthz").json() == {"status": "ok"}
+        assert http.get("/healthz").json() == {"status": "ok", "replay_entries": 0}
         assert http.get("/jwks").json()["keys"][0]["alg"] == "EdDSA"
         meta = http.get("/.well-known/oauth-authorization-server").json()
         assert meta["token_endpoint"] == endpoint.config.token_endpoint

@@ -34,6 +34,9 @@ def serve(
     preset: Annotated[str | None, typer.Option(
         help="Stand in for a provider: salesforce or google (the file's own keys still win).",
         metavar="NAME")] = None,
+    workers: Annotated[int, typer.Option(
+        min=1, max=256, help="Server processes on the port (more than 1 needs replay = redis://)."
+    )] = 1,
 ) -> None:
     """Run the reference token endpoint (RFC 7523 / RFC 6749) from a TOML configuration."""
     console = Console(stderr=True)
@@ -44,6 +47,10 @@ def serve(
     try:
         settings = load_config(config, preset=preset)
         endpoint = TokenEndpoint(settings)
+        if workers > 1:
+            from ..server.workers import check_shared_state
+
+            check_shared_state(settings.replay, workers)
     except (ConfigurationError, KeyLoadError) as exc:
         console.print(f"[red]configuration refused:[/] {escape(str(exc))}", highlight=False)
         raise typer.Exit(EXIT_CONFIG) from None
@@ -74,6 +81,12 @@ def serve(
     if issuer.hostname in ("127.0.0.1", "localhost") and issuer.port not in (None, port):
         console.print(f"[yellow]warning:[/] issuer names port {issuer.port} but the server "
                       f"listens on {port}; assertions must use aud = {settings.token_endpoint}")
+    if workers > 1:
+        from ..server.workers import run_workers
+
+        # Each worker builds its own endpoint (its own Redis connections) after the fork.
+        raise typer.Exit(run_workers(lambda: app_for(TokenEndpoint(settings)), host=host,
+                                     port=port, workers=workers))
     uvicorn.run(app_for(endpoint), host=host, port=port, workers=1, access_log=False,
                 log_level="warning")
 

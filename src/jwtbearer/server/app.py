@@ -181,7 +181,11 @@ class TokenApp:
                 return _error(405, "invalid_request", f"{method[:16]} is not allowed here",
                               (_GET_ONLY,))
             if path == "/healthz":
-                return 200, _HEALTHZ, ()
+                # The memory replay cache's size (to watch its bound); absent for Redis.
+                entries = getattr(self.endpoint, "replay_entries", None)
+                if entries is None:
+                    return 200, _HEALTHZ, ()
+                return 200, b'{"status":"ok","replay_entries":%d}' % entries, ()
             return _answer(self._gets[path]())
         return _error(404, "not_found")
 

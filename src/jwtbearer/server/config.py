@@ -34,6 +34,7 @@ _INTS: dict[str, tuple[int, int, int]] = {  # key: (default, min, max)
     "max_body_size": (64 * 1024, 1024, 1024 * 1024),
     "replay_max_entries": (1_000_000, 1, 100_000_000),
     "refresh_token_lifetime": (14 * 86_400, 60, 365 * 86_400),
+    "replay_max_bytes": (256 * 1024 * 1024, 64 * 1024, 64 * 1024**3),
 }
 _BOOLS: dict[str, bool] = {"require_jti": True, "allow_audience_array": False,
                            "allow_missing_sub": False, "scope_from_assertion": False}
@@ -86,6 +87,7 @@ class ServerConfig:
     max_body_size: int = 64 * 1024
     replay: str = "memory"
     replay_max_entries: int = 1_000_000
+    replay_max_bytes: int = 256 * 1024 * 1024
     require_jti: bool = True
     allow_audience_array: bool = False
     error_detail: str = "full"
@@ -275,6 +277,7 @@ def parse_config(
         max_assertion_size=ints["max_assertion_size"],
         max_body_size=ints["max_body_size"],
         replay_max_entries=ints["replay_max_entries"],
+        replay_max_bytes=ints["replay_max_bytes"],
         require_jti=bools["require_jti"],
         allow_audience_array=bools["allow_audience_array"],
         preset=data.get("preset"),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sized
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring_ascii as _quote
 from typing import Any
@@ -98,9 +98,10 @@ class TokenEndpoint:
         self.config = config
         # `is None`, not `or`: an empty cache has len() 0 and is falsy.
         self._replay = replay if replay is not None else replay_cache_for(
-            config.replay, max_entries=config.replay_max_entries)
+            config.replay, max_entries=config.replay_max_entries,
+            max_bytes=config.replay_max_bytes)
         store = self._replay if isinstance(self._replay, GrantStore) else MemoryReplayCache(
-            max_entries=config.replay_max_entries)
+            max_entries=config.replay_max_entries, max_bytes=config.replay_max_bytes)
         self._clock = clock or system_clock
         self._policy = AssertionPolicy(
             audiences=frozenset({config.token_endpoint, config.issuer,
@@ -136,6 +137,12 @@ class TokenEndpoint:
                            f"{config.access_token_lifetime}")
 
     # -- the other endpoints ----------------------------------------------------------------
+
+    @property
+    def replay_entries(self) -> int | None:
+        """How many ``jti`` values the replay cache holds, when it counts them (in memory)."""
+        replay = self._replay
+        return len(replay) if isinstance(replay, Sized) else None
 
     def jwks(self) -> Response:
         """``GET /jwks``: the access-token verification keys (RFC 7517 §5)."""
