@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 
     # Keys and Apex Auth.JWT / Auth.JWS
     from .jose import JWS, JWT, KeyStore, SigningKey
+    from .jose.dpop import DPoP
 
     # Client authentication (RFC 6749 §2.3, RFC 7523 §2.2) and grants (RFC 7523 §2.1, RFC 6749 §4)
     from .client import (
@@ -60,6 +61,8 @@ if TYPE_CHECKING:
         ClientSecretPost,
         NoClientAuth,
         PrivateKeyJWT,
+        SelfSignedTLSClientAuth,
+        TLSClientAuth,
     )
     from .client import AuthorizationCode, ClientCredentials, JWTBearer, PKCE, RefreshToken
 
@@ -93,10 +96,11 @@ _HOMES = {
     ),
     **dict.fromkeys(("JWS", "JWT"), ".jose.assertion"),
     "SigningKey": ".jose.keys",
+    "DPoP": ".jose.dpop",
     "KeyStore": ".jose.keystore",
     **dict.fromkeys(
         ("ClientSecretBasic", "ClientSecretJWT", "ClientSecretPost", "NoClientAuth",
-         "PrivateKeyJWT"),
+         "PrivateKeyJWT", "SelfSignedTLSClientAuth", "TLSClientAuth"),
         ".client.client_auth",
     ),
     **dict.fromkeys(
@@ -138,6 +142,7 @@ __all__ = [
     "ClientSecretJWT",
     "ClientSecretPost",
     "ConfigurationError",
+    "DPoP",
     "InvalidClient",
     "InvalidGrant",
     "InvalidRequest",
@@ -159,9 +164,11 @@ __all__ = [
     "ResponseFormatError",
     "RetryPolicy",
     "SQLiteStore",
+    "SelfSignedTLSClientAuth",
     "ServerError",
     "SigningKey",
     "StoreError",
+    "TLSClientAuth",
     "TemporarilyUnavailable",
     "Token",
     "TokenClient",

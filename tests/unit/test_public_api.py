@@ -12,11 +12,12 @@ PUBLIC = sorted(
     """
     AsyncCachedSource AsyncJWTBearerTokenExchange AsyncTokenClient AsyncTokenSource
     AuthorizationCode BearerAuth CachedSource ClientCredentials ClientSecretBasic ClientSecretJWT
-    ClientSecretPost ConfigurationError InvalidClient InvalidGrant InvalidRequest InvalidScope
+    ClientSecretPost ConfigurationError DPoP InvalidClient InvalidGrant InvalidRequest InvalidScope
     InvalidTarget JWS JWSError JWT JWTBearer JWTBearerError JWTBearerTokenExchange
     JWTBearerTokenExchangeException KeyLoadError KeyStore MemoryStore NoClientAuth PKCE
     PrivateKeyJWT RateLimited RedisStore RefreshToken ResponseFormatError RetryPolicy SQLiteStore
-    ServerError SigningKey StoreError TemporarilyUnavailable Token TokenClient TokenEndpointError
+    SelfSignedTLSClientAuth ServerError SigningKey StoreError TLSClientAuth TemporarilyUnavailable
+    Token TokenClient TokenEndpointError
     TokenSource TransportError UnauthorizedClient UnexpectedRedirect UnsupportedGrantType
     explain_error inspect_assertion profile
     """.split()

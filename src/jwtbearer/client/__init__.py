@@ -19,6 +19,8 @@ if TYPE_CHECKING:
         ClientSecretPost,
         NoClientAuth,
         PrivateKeyJWT,
+        SelfSignedTLSClientAuth,
+        TLSClientAuth,
     )
     from .exchange import AsyncJWTBearerTokenExchange, JWTBearerTokenExchange
     from .grants import PKCE, AuthorizationCode, ClientCredentials, Grant, JWTBearer, RefreshToken
@@ -30,7 +32,8 @@ if TYPE_CHECKING:
 # loads it.
 __getattr__, __dir__ = lazy(__name__, {
     **dict.fromkeys(("ClientAuth", "ClientSecretBasic", "ClientSecretJWT", "ClientSecretPost",
-                     "NoClientAuth", "PrivateKeyJWT"), ".client_auth"),
+                     "NoClientAuth", "PrivateKeyJWT", "SelfSignedTLSClientAuth",
+                     "TLSClientAuth"), ".client_auth"),
     **dict.fromkeys(("AsyncJWTBearerTokenExchange", "JWTBearerTokenExchange"), ".exchange"),
     **dict.fromkeys(("PKCE", "AuthorizationCode", "ClientCredentials", "Grant", "JWTBearer",
                      "RefreshToken"), ".grants"),
@@ -59,5 +62,7 @@ __all__ = [
     "PrivateKeyJWT",
     "RefreshToken",
     "RetryPolicy",
+    "SelfSignedTLSClientAuth",
+    "TLSClientAuth",
     "TokenClient",
 ]

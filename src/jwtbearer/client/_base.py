@@ -16,6 +16,7 @@ import httpx
 
 from .._flow import Flow
 from ..errors import ConfigurationError, ResponseFormatError, TokenEndpointError, TransportError
+from ..jose.dpop import DPoP
 from ..token import Clock, Token, system_clock
 from .client_auth import ClientAuth
 from .grants import Grant, RefreshToken
@@ -25,6 +26,7 @@ from .protocol import (
     TokenRequest,
     build_token_request,
     parse_token_response,
+    with_headers,
 )
 from .transport import ACCEPT_ENCODING, check_endpoint, check_timeout
 
@@ -71,8 +73,12 @@ class ClientBase:
         allow_insecure_http: bool,
         retry: RetryPolicy | None,
         clock: Clock | None,
+        dpop: DPoP | None = None,
     ) -> None:
         self._host = check_endpoint(endpoint, allow_insecure_http)
+        if dpop is not None and not isinstance(dpop, DPoP):
+            raise ConfigurationError("dpop must be a jwtbearer.DPoP (DPoP(key) for your own key)")
+        self.dpop = dpop
         if not isinstance(auth, ClientAuth):
             raise ConfigurationError(
                 "auth must be a client authentication: NoClientAuth, ClientSecretBasic, "
@@ -86,14 +92,28 @@ class ClientBase:
         self._request_headers = {"Accept-Encoding": ACCEPT_ENCODING}
 
     def request_flow(self, grant: Grant) -> Flow[Step, Token]:
-        """The request/retry loop: send ``grant``, retry per the policy, return the token."""
+        """The request/retry loop: send ``grant``, retry per the policy, return the token.
+
+        With DPoP, a ``use_dpop_nonce`` answer carrying a new ``DPoP-Nonce`` is answered once,
+        at once, with a proof holding that nonce (RFC 9449 §8); that resend is not an attempt.
+        """
         attempt = 0
+        nonce_resent = False
         while True:
             attempt += 1
             request = self.build(grant, attempt)
             try:
                 answer: Answer = yield Send(request)
-                return self.parse(grant, *answer)
+                fresh_nonce = self.dpop is not None and self.dpop.remember(
+                    self.endpoint, answer[1]) is not None
+                try:
+                    return self.parse(grant, *answer)
+                except TokenEndpointError as exc:
+                    if exc.error != "use_dpop_nonce" or not fresh_nonce or nonce_resent:
+                        raise
+                    nonce_resent = True
+                    attempt -= 1
+                    continue
             except _RETRYABLE as exc:
                 delay = self._delay(attempt, exc)
                 if delay is None:
@@ -104,6 +124,8 @@ class ClientBase:
         """The request for one attempt at ``grant``."""
         # Built anew for every attempt: a retry never resends an assertion already sent.
         request = build_token_request(self.endpoint, grant, self.auth, now=self._clock())
+        if self.dpop is not None:
+            request = with_headers(request, DPoP=self.dpop.proof("POST", self.endpoint))
         logger.debug(
             "token request to %s: grant %s, attempt %d of %d",
             self._host, grant.grant_type, attempt, self.retry.attempts,
@@ -114,10 +136,17 @@ class ClientBase:
         """The token in an answer to ``grant``, or the typed error it describes."""
         logger.debug("token response from %s: status %d, %d bytes", self._host, status, len(body))
         previous = grant.refresh_token if isinstance(grant, RefreshToken) else None
-        return parse_token_response(
+        token = parse_token_response(
             status, headers, body, now=self._clock(), previous_refresh_token=previous,
             host=self._host,
         )
+        if self.dpop is not None and token.token_type.lower() != "dpop":
+            raise ResponseFormatError(
+                f"a DPoP-bound token was asked for, but {self._host} answered token_type "
+                f"{token.token_type!r}: the server ignored the DPoP proof (is DPoP enabled for "
+                "this client there?); drop dpop= to accept bearer tokens (RFC 9449 §5)"
+            )
+        return token
 
     def _http_request(self, http: httpx.Client | httpx.AsyncClient, request: TokenRequest,
                       extensions: dict[str, Any] | None) -> httpx.Request:

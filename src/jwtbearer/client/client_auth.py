@@ -4,12 +4,15 @@ Each value is frozen and returns ``(extra headers, extra form fields)`` from
 ``apply(token_endpoint, now=...)``; none of them touches a request object, so the same value
 serves the sync and the async client and is trivially testable. Registry: "OAuth Token Endpoint
 Authentication Methods" (RFC 7591 §4.2): ``none``, ``client_secret_basic``,
-``client_secret_post``, ``client_secret_jwt``, ``private_key_jwt``.
+``client_secret_post``, ``client_secret_jwt``, ``private_key_jwt``, and RFC 8705's
+``tls_client_auth`` and ``self_signed_tls_client_auth`` (the proof is the TLS client
+certificate: give the token client ``client_cert=``).
 """
 
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 from urllib.parse import quote_plus
@@ -28,6 +31,9 @@ __all__ = [
     "ClientSecretPost",
     "NoClientAuth",
     "PrivateKeyJWT",
+    "SelfSignedTLSClientAuth",
+    "TLSClientAuth",
+    "mtls_endpoint",
 ]
 
 
@@ -201,3 +207,50 @@ class PrivateKeyJWT:
         return _assertion_fields(
             self._key, self.client_id, self.audience, self.lifetime, token_endpoint, now
         )
+
+
+@dataclass(frozen=True, slots=True)
+class TLSClientAuth:
+    """``tls_client_auth`` (RFC 8705 §2.1): the client proves itself with a certificate from a
+    CA the server trusts, matched against its registered subject DN or SAN.
+
+    Only ``client_id`` goes in the form; the token client must present the certificate
+    (``TokenClient(..., client_cert=("cert.pem", "key.pem"))``), at the server's mTLS endpoint
+    (:func:`mtls_endpoint`).
+    """
+
+    client_id: str
+
+    def __post_init__(self) -> None:
+        _text(self.client_id, "client_id")
+
+    def apply(self, token_endpoint: str, *, now: float) -> Fields:
+        """``client_id`` in the form; the proof is the TLS handshake."""
+        return {}, {"client_id": self.client_id}
+
+
+@dataclass(frozen=True, slots=True)
+class SelfSignedTLSClientAuth:
+    """``self_signed_tls_client_auth`` (RFC 8705 §2.2): as :class:`TLSClientAuth`, with a
+    self-signed certificate the client registered (in its JWKS as ``x5c``)."""
+
+    client_id: str
+
+    def __post_init__(self) -> None:
+        _text(self.client_id, "client_id")
+
+    def apply(self, token_endpoint: str, *, now: float) -> Fields:
+        """``client_id`` in the form; the proof is the TLS handshake."""
+        return {}, {"client_id": self.client_id}
+
+
+def mtls_endpoint(metadata: Mapping[str, object], name: str = "token_endpoint") -> str:
+    """The endpoint ``name`` to use with a client certificate: the server's
+    ``mtls_endpoint_aliases`` entry when it has one (RFC 8705 §5), else ``metadata[name]``."""
+    aliases = metadata.get("mtls_endpoint_aliases")
+    if isinstance(aliases, Mapping) and isinstance(aliases.get(name), str):
+        return str(aliases[name])
+    value = metadata.get(name)
+    if not isinstance(value, str):
+        raise ConfigurationError(f"the server metadata has no {name}")
+    return value

@@ -39,6 +39,7 @@ __all__ = [
     "build_token_request",
     "parse_retry_after",
     "parse_token_response",
+    "with_headers",
 ]
 
 _SECRET_FORM_FIELDS = frozenset(
@@ -92,6 +93,12 @@ def build_token_request(
     headers = {"Accept": "application/json", "Content-Type": FORM_CONTENT_TYPE}
     headers.update(auth_headers)
     return TokenRequest(url=endpoint, headers=MappingProxyType(headers), form=form)
+
+
+def with_headers(request: TokenRequest, **headers: str) -> TokenRequest:
+    """``request`` with ``headers`` added (a DPoP proof, RFC 9449 §4.1)."""
+    merged = {**request.headers, **headers}
+    return TokenRequest(url=request.url, headers=MappingProxyType(merged), form=request.form)
 
 
 # -- reading a body with a cap -----------------------------------------------------------------

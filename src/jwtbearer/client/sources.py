@@ -39,10 +39,11 @@ class EndpointSource:
     stable across processes, and never derived from a secret.
     """
 
-    __slots__ = ("cache_key", "client", "grant")
+    __slots__ = ("cache_key", "client", "dpop", "grant")
 
     def __init__(self, client: TokenClient, grant: Grant) -> None:
         self.client = client
+        self.dpop = client.dpop  # the key its tokens are bound to (RFC 9449), or None
         self.grant = grant
         self.cache_key = _cache_key(client, grant)
 
@@ -59,10 +60,11 @@ class EndpointSource:
 class AsyncEndpointSource:
     """The async twin of :class:`EndpointSource`: ``await source.token()``."""
 
-    __slots__ = ("cache_key", "client", "grant")
+    __slots__ = ("cache_key", "client", "dpop", "grant")
 
     def __init__(self, client: AsyncTokenClient, grant: Grant) -> None:
         self.client = client
+        self.dpop = client.dpop
         self.grant = grant
         self.cache_key = _cache_key(client, grant)
 

@@ -20,6 +20,7 @@ import httpx
 from .._flow import Deadline, arun, run
 from ..errors import TransportError
 from ..jose.assertion import JWS, JWT
+from ..jose.dpop import DPoP
 from ..jose.keys import SigningKey
 from ..token import Clock, Token
 from ._base import Answer, ClientBase, Sleep, Step
@@ -27,7 +28,14 @@ from .client_auth import ClientAuth, NoClientAuth
 from .grants import AuthorizationCode, ClientCredentials, Grant, JWTBearer, RefreshToken
 from .protocol import RetryPolicy, TokenRequest
 from .sources import AsyncEndpointSource, EndpointSource
-from .transport import HTTP_FAILURES, Watchdog, default_transports, transport_error
+from .transport import (
+    HTTP_FAILURES,
+    ClientCert,
+    Watchdog,
+    default_transports,
+    tls_verify,
+    transport_error,
+)
 
 __all__ = ["AsyncTokenClient", "TokenClient"]
 
@@ -52,7 +60,10 @@ class TokenClient(ClientBase):
     :class:`RetryPolicy` ``()``) decides on retries; ``clock`` gives epoch seconds, ``sleep``
     waits between attempts. ``http`` is an ``httpx.Client`` of yours (left open; redirects are
     never followed on it either); without it the client owns one: close it with :meth:`close`
-    or a ``with`` block.
+    or a ``with`` block. ``dpop`` (a :class:`~jwtbearer.DPoP`) asks for DPoP-bound tokens
+    (RFC 9449); ``client_cert`` (``("cert.pem", "key.pem")`` or an ``ssl.SSLContext``) is the
+    TLS client certificate for mutual TLS (RFC 8705), used with ``TLSClientAuth`` or
+    ``SelfSignedTLSClientAuth`` or for certificate-bound tokens.
     """
 
     def __init__(
@@ -66,14 +77,17 @@ class TokenClient(ClientBase):
         retry: RetryPolicy | None = None,
         clock: Clock | None = None,
         sleep: Callable[[float], None] | None = None,
+        dpop: DPoP | None = None,
+        client_cert: ClientCert | None = None,
     ) -> None:
-        super().__init__(endpoint, auth, timeout, allow_insecure_http, retry, clock)
+        super().__init__(endpoint, auth, timeout, allow_insecure_http, retry, clock, dpop)
+        verify = tls_verify(client_cert, http)
         self._sleep = sleep or time.sleep
         self._owned = http is None
         # No keep-alive on our own client: a fresh connection per request lets the watchdog
         # reach its socket from the first byte; token requests are rare (tokens are cached).
         self._http = http if http is not None else httpx.Client(
-            transport=default_transports()[0], verify=True, follow_redirects=False,
+            transport=default_transports()[0], verify=verify, follow_redirects=False,
             limits=httpx.Limits(max_keepalive_connections=0),
         )
 
@@ -169,14 +183,17 @@ class AsyncTokenClient(ClientBase):
         retry: RetryPolicy | None = None,
         clock: Clock | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
+        dpop: DPoP | None = None,
+        client_cert: ClientCert | None = None,
     ) -> None:
-        super().__init__(endpoint, auth, timeout, allow_insecure_http, retry, clock)
+        super().__init__(endpoint, auth, timeout, allow_insecure_http, retry, clock, dpop)
+        verify = tls_verify(client_cert, http)
         import anyio  # only async clients need it
 
         self._sleep = sleep or anyio.sleep
         self._owned = http is None
         self._http = http if http is not None else httpx.AsyncClient(
-            transport=default_transports()[1], verify=True, follow_redirects=False,
+            transport=default_transports()[1], verify=verify, follow_redirects=False,
         )
 
     async def jwt_bearer(self, jwt_or_assertion: JWT | JWS | str,

@@ -12,10 +12,12 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import math
+import os
 import socket
+import ssl
 import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeAlias
 
 import httpx
 
@@ -25,13 +27,18 @@ from ..errors import ConfigurationError, TransportError, redact
 __all__ = [
     "ACCEPT_ENCODING",
     "HTTP_FAILURES",
+    "ClientCert",
     "Watchdog",
     "check_endpoint",
     "check_timeout",
     "default_transports",
     "set_default_transports",
+    "tls_verify",
     "transport_error",
 ]
+
+#: A TLS client certificate (RFC 8705): ``(certificate file, key file)`` or an SSL context.
+ClientCert: TypeAlias = "tuple[str | os.PathLike[str], str | os.PathLike[str]] | ssl.SSLContext"
 
 ACCEPT_ENCODING = "gzip, deflate"  # what protocol.BodyReader can inflate with a cap
 # httpx.InvalidURL and httpx.StreamError are httpx's own errors outside httpx.HTTPError.
@@ -91,6 +98,37 @@ def check_endpoint(endpoint: object, allow_insecure_http: bool) -> str:
             "(plain http is allowed to loopback: 127.0.0.1, ::1, localhost)"
         )
     return host
+
+
+def tls_verify(client_cert: object, http: object) -> ssl.SSLContext | bool:
+    """httpx's ``verify=`` for a client presenting ``client_cert`` (True without one).
+
+    With a ``(cert, key)`` pair the server's certificate is checked against ``SSL_CERT_FILE``
+    when it is set, else the system store; an ``ssl.SSLContext`` is used as it is.
+    """
+    if client_cert is None:
+        return True
+    if http is not None:
+        raise ConfigurationError(
+            "client_cert= and http= together: put the certificate on your own httpx client "
+            "(httpx.Client(verify=ssl_context)), or drop http="
+        )
+    if isinstance(client_cert, ssl.SSLContext):
+        return client_cert
+    if not (isinstance(client_cert, tuple) and len(client_cert) == 2):
+        raise ConfigurationError(
+            'client_cert is ("cert.pem", "key.pem") or an ssl.SSLContext, not '
+            f"{type(client_cert).__name__}"
+        )
+    context = ssl.create_default_context(cafile=os.environ.get("SSL_CERT_FILE") or None)
+    try:
+        context.load_cert_chain(os.fspath(client_cert[0]), os.fspath(client_cert[1]))
+    except (OSError, ssl.SSLError, TypeError) as exc:
+        raise ConfigurationError(
+            f"cannot load the TLS client certificate {os.fspath(client_cert[0])!r} with its "
+            f"key: {getattr(exc, 'strerror', None) or exc}"
+        ) from None
+    return context
 
 
 def check_timeout(timeout: object) -> float:

@@ -123,6 +123,11 @@ class CacheCore:
                     "TokenClient.source(), which has a cache_key"
                 )
             resolved = f"instance:{uuid.uuid4().hex}"
+        dpop = getattr(source, "dpop", None)
+        if dpop is not None and not resolved.endswith(f":dpop:{dpop.jkt}"):
+            # A DPoP-bound token only works with its key (RFC 9449 §6): one entry per key, so a
+            # store shared with processes holding other keys never hands out theirs.
+            resolved += f":dpop:{dpop.jkt}"
         self.key: str = resolved
         """The store key the token is kept under (derived from non-secret parameters)."""
         # (token, refresh_at) replaced as one object, so a lock-free reader never sees a token
@@ -167,6 +172,11 @@ class CacheCore:
         return best
 
     _names = ("a CachedSource", "an AsyncCachedSource")
+
+    @property
+    def dpop(self) -> Any:
+        """The wrapped source's DPoP key (its tokens are bound to it), or None."""
+        return getattr(self._source, "dpop", None)
 
     def fresh_token(self) -> Token | None:
         """The cached token if it is fresh, else None; never waits, never fetches."""

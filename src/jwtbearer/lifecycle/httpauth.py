@@ -4,6 +4,12 @@ It sends ``Authorization: Bearer <token>`` (RFC 6750 §2.1) from a token source,
 resource server answers 401 to a request that carried that token (RFC 6750 §3.1
 ``invalid_token``: revoked, or expired early), it forgets the token, obtains a new one and
 sends the request once more. A second 401 is returned to the caller as it is.
+
+A DPoP-bound token (RFC 9449 §7.1) goes as ``Authorization: DPoP <token>`` with a fresh proof
+in the ``DPoP`` header, bound to the method, the URL and the token (``ath``), signed with the
+source's key (``source.dpop``, which ``CachedSource`` keeps from the token client). A 401 with
+``error="use_dpop_nonce"`` and a new ``DPoP-Nonce`` (§9) is answered once with a proof holding
+that nonce; nonces are remembered per server.
 """
 
 from __future__ import annotations
@@ -43,6 +49,15 @@ def _refused_our_token(response: httpx.Response, token: Token) -> bool:
     return bool(sent.headers.get("Authorization") == token.authorization)
 
 
+def _nonce_asked(dpop: Any, url: str, status: int, headers: Any) -> bool:
+    """Whether an answer asks for a proof with a new nonce (RFC 9449 §9); keeps any nonce."""
+    if dpop is None:
+        return False
+    fresh = dpop.remember(url, headers) is not None
+    challenge = str(headers.get("www-authenticate") or "")
+    return fresh and status == 401 and "use_dpop_nonce" in challenge
+
+
 class BearerAuth(httpx.Auth):
     """Bearer token authentication from a token source, for httpx and for requests.
 
@@ -68,6 +83,23 @@ class BearerAuth(httpx.Auth):
             )
         self.source = source
         self._async = inspect.iscoroutinefunction(method)
+        #: The key DPoP-bound tokens are bound to (from the source), or None.
+        self.dpop: Any = getattr(source, "dpop", None)
+
+    def _headers(self, method: str, url: str, token: Token) -> dict[str, str]:
+        """``Authorization`` for ``token``, and a DPoP proof when the token is DPoP-bound."""
+        headers = {"Authorization": token.authorization}
+        if token.token_type.lower() == "dpop":
+            if self.dpop is None:
+                raise ConfigurationError(
+                    "the token is DPoP-bound but its source has no DPoP key: build the token "
+                    "client with dpop=DPoP(...) and give BearerAuth that client's source"
+                )
+            headers["DPoP"] = self.dpop.proof(method, url, access_token=token.access_token)
+        return headers
+
+    def _set(self, request: httpx.Request, token: Token) -> None:
+        request.headers.update(self._headers(request.method, str(request.url), token))
 
     # -- sync (httpx.Client and requests) ------------------------------------------------------
 
@@ -96,12 +128,15 @@ class BearerAuth(httpx.Auth):
     ) -> Generator[httpx.Request, httpx.Response, None]:
         """httpx's sync flow: send with the token; on a 401, renew once and resend once."""
         token = self._token()
-        request.headers["Authorization"] = token.authorization
+        self._set(request, token)
         response = yield request
+        if _nonce_asked(self.dpop, str(request.url), response.status_code, response.headers):
+            self._set(request, token)
+            response = yield request
         if _refused_our_token(response, token):
             fresh = self._renew(token)
             if fresh is not None:
-                request.headers["Authorization"] = fresh.authorization
+                self._set(request, fresh)
                 yield request
 
     # -- async (httpx.AsyncClient) -------------------------------------------------------------
@@ -140,12 +175,15 @@ class BearerAuth(httpx.Auth):
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
         """httpx's async flow: the same steps as :meth:`sync_auth_flow`, awaiting the source."""
         token = await self._atoken()
-        request.headers["Authorization"] = token.authorization
+        self._set(request, token)
         response = yield request
+        if _nonce_asked(self.dpop, str(request.url), response.status_code, response.headers):
+            self._set(request, token)
+            response = yield request
         if _refused_our_token(response, token):
             fresh = await self._arenew(token)
             if fresh is not None:
-                request.headers["Authorization"] = fresh.authorization
+                self._set(request, fresh)
                 yield request
 
     # -- requests ------------------------------------------------------------------------------
@@ -153,7 +191,7 @@ class BearerAuth(httpx.Auth):
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         """requests' ``AuthBase`` protocol: set the header and watch the response for a 401."""
         token = self._token()
-        request.headers["Authorization"] = token.authorization
+        request.headers.update(self._headers(request.method or "GET", request.url or "", token))
         prepared: Any = request  # requests' hooks API is untyped
         prepared._jwtbearer_token = token
         prepared.register_hook("response", self._requests_401)
@@ -165,6 +203,7 @@ class BearerAuth(httpx.Auth):
 
         sent: Any = response.request
         used: Token | None = getattr(sent, "_jwtbearer_token", None)
+        nonce = _nonce_asked(self.dpop, sent.url or "", response.status_code, response.headers)
         if (
             response.status_code != 401
             or used is None
@@ -177,7 +216,7 @@ class BearerAuth(httpx.Auth):
             if getattr(sent, "_body_position", None) is None:
                 return response  # a one-shot stream cannot be sent twice
             rewind_body(sent)
-        fresh = self._renew(used)
+        fresh = used if nonce else self._renew(used)
         if fresh is None:
             return response
         # Read and release the first response so the retry can reuse its connection.
@@ -187,7 +226,7 @@ class BearerAuth(httpx.Auth):
         extract: Any = extract_cookies_to_jar
         extract(retry._cookies, sent, response.raw)
         retry.prepare_cookies(retry._cookies)
-        retry.headers["Authorization"] = fresh.authorization
+        retry.headers.update(self._headers(retry.method or "GET", retry.url or "", fresh))
         retry._jwtbearer_token = fresh
         retry._jwtbearer_retried = True
         second: requests.Response = response.connection.send(retry, **kwargs)
