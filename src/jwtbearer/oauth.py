@@ -19,6 +19,7 @@ __all__ = [
     "MS_THRESHOLD",
     "REFRESH_TOKEN_GRANT",
     "SECRET_AUTH_METHODS",
+    "TLS_AUTH_METHODS",
 ]
 
 #: RFC 7523 §2.1.
@@ -43,6 +44,8 @@ AUTH_METHODS = (
 )
 #: The methods that need a client secret.
 SECRET_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "client_secret_jwt")
+#: RFC 8705 §2: mutual-TLS client authentication (the proof is the TLS client certificate).
+TLS_AUTH_METHODS = ("tls_client_auth", "self_signed_tls_client_auth")
 
 #: Largest NumericDate accepted: beyond 2**53 a number is no longer exact in IEEE doubles
 #: (RFC 7493 §2.2), and an integer past the float range would overflow the time arithmetic.

@@ -103,7 +103,7 @@ class DPoP:
             raise ConfigurationError(
                 "DPoP key must be a SigningKey (or a signer with alg, public_jwk() and sign())"
             )
-        if isinstance(key, SigningKey) and key.is_symmetric or key.alg not in DPOP_ALGS:
+        if (isinstance(key, SigningKey) and key.is_symmetric) or key.alg not in DPOP_ALGS:
             raise ConfigurationError(
                 f"a DPoP proof is signed with an asymmetric key ({', '.join(DPOP_ALGS)}), not "
                 f"{key.alg} (RFC 9449 §4.2)"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
@@ -19,6 +20,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
+from .auth import CLIENT_CERT
 from .config import load_config
 from .core import Response, TokenEndpoint
 
@@ -44,12 +46,13 @@ Headers = tuple[tuple[bytes, bytes], ...]
 Answer = tuple[int, bytes, Headers]
 
 # Request headers the core reads; every other header is never decoded.
-_WANTED = frozenset({b"authorization", b"content-type"})
+_WANTED = frozenset({b"authorization", b"content-type", b"dpop"})
 _CLOSE = (b"connection", b"close")
 # A body over the cap is still read (and dropped) up to this many bytes before the 413, so the
 # client, which is usually still sending, reads the answer instead of a connection reset.
 _DRAIN_MIN = 4 * 1024 * 1024
-_FIELD_NAMES = {b"authorization": "Authorization", b"content-type": "Content-Type"}
+_FIELD_NAMES = {b"authorization": "Authorization", b"content-type": "Content-Type",
+                b"dpop": "DPoP"}
 _JSON_TYPE = (b"content-type", b"application/json")
 _HEALTHZ = b'{"status":"ok"}'
 _GET_ONLY = (b"allow", b"GET, HEAD")
@@ -170,6 +173,9 @@ class TokenApp:
             if body is _Over.OPEN:
                 return self._too_large_open
             assert isinstance(body, bytes)
+            tls = scope.get("extensions", {}).get("tls")
+            if tls and tls.get("client_cert_chain"):  # the ASGI TLS extension (tls.py)
+                headers[CLIENT_CERT] = tls["client_cert_chain"][0]
             return _answer(self.endpoint.token(body, headers))
         if path == self.authorize_path:
             if method not in ("GET", "HEAD"):
@@ -263,17 +269,27 @@ def listen_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     return sock
 
 
-def uvicorn_server(app: Any, *, pure_python: bool = False) -> uvicorn.Server:
+def uvicorn_server(app: Any, *, pure_python: bool = False,
+                   ssl_context: ssl.SSLContext | None = None) -> uvicorn.Server:
     """A uvicorn server for ``app``: warnings only, no access log, no lifespan.
 
     uvicorn runs on httptools and uvloop when they are installed (the ``server`` extra pulls
-    them in where they build); ``pure_python`` forces h11 and asyncio, for comparison.
+    them in where they build); ``pure_python`` forces h11 and asyncio, for comparison. With
+    ``ssl_context`` (:func:`jwtbearer.server.tls.server_context`) it serves TLS, and the
+    client certificate reaches the app through the ASGI TLS extension (``tls.py``).
     """
     import uvicorn
 
     stack: dict[str, Any] = {"http": "h11", "loop": "asyncio"} if pure_python else {}
-    return uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False,
-                                         lifespan="off", **stack))
+    if ssl_context is not None:
+        from .tls import tls_protocol
+
+        stack["http"] = tls_protocol(pure_python)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", **stack)
+    if ssl_context is not None:
+        config.load()
+        config.ssl = ssl_context
+    return uvicorn.Server(config)
 
 
 class BackgroundServer:
@@ -281,15 +297,16 @@ class BackgroundServer:
 
     Give it a socket from :func:`listen_socket` when the URL must be known before the app
     exists (the issuer names the port). Stopping sets ``should_exit`` and joins the thread.
-    ``pure_python`` is as for :func:`uvicorn_server`.
+    ``pure_python`` and ``ssl_context`` are as for :func:`uvicorn_server`.
     """
 
     def __init__(self, app: Any, *, sock: socket.socket | None = None,
-                 start_timeout: float = 10.0, pure_python: bool = False) -> None:
+                 start_timeout: float = 10.0, pure_python: bool = False,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
         self._sock = sock or listen_socket()
         host, port = self._sock.getsockname()[:2]
-        self.url = f"http://{host}:{port}"
-        self._server = uvicorn_server(app, pure_python=pure_python)
+        self.url = f"{'https' if ssl_context else 'http'}://{host}:{port}"
+        self._server = uvicorn_server(app, pure_python=pure_python, ssl_context=ssl_context)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]},
                                         name="jwtbearer-server", daemon=True)
         self._start_timeout = start_timeout

@@ -3,7 +3,9 @@
 :class:`ClientAuthenticator` answers "which registered client sent this, and how did it prove
 it?" for one request: ``client_secret_basic`` (form-urlencoded as RFC 6749 §2.3.1 says, or raw
 as most clients send it), ``client_secret_post``, ``client_secret_jwt`` / ``private_key_jwt``
-client assertions, or nothing (a ``client_id`` alone, or no client at all). Whether a grant may
+client assertions, RFC 8705 ``tls_client_auth`` (a certificate from a trusted CA with the
+registered subject DN or SAN) and ``self_signed_tls_client_auth`` (a registered certificate),
+or nothing (a ``client_id`` alone, or no client at all). Whether a grant may
 go without authentication is the grant's decision, not this module's. Secrets are compared as
 SHA-256 digests in constant time, so neither their content nor their length shows in timing.
 """
@@ -14,17 +16,28 @@ import base64
 import binascii
 import hashlib
 import hmac
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
-from ..oauth import CLIENT_ASSERTION_TYPE
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from ..errors import ConfigurationError, KeyLoadError
+from ..jose.keys import VerifyingKey
+from ..oauth import CLIENT_ASSERTION_TYPE, TLS_AUTH_METHODS
 from .registry import Client
 from .replay import ReplayCache
 from .validation import AssertionPolicy, Refusal, parse_assertion, verify_assertion
 
-__all__ = ["CLIENT_ASSERTION_TYPE", "NO_AUTH", "Authenticated", "ClientAuthenticator",
-           "require_method"]
+__all__ = ["CLIENT_ASSERTION_TYPE", "CLIENT_CERT", "NO_AUTH", "Authenticated",
+           "ClientAuthenticator", "certificate_thumbprint", "require_method"]
+
+#: Where the app puts the TLS client certificate (PEM) among the request headers: a name no
+#: HTTP header can have (``:`` is not a token character), so a client cannot forge it.
+CLIENT_CERT = ":client-cert"
+_CERTS: dict[str, x509.Certificate] = {}
 
 #: RFC 7523 §2.2 client_assertion_type.
 
@@ -102,7 +115,10 @@ class ClientAuthenticator:
             # No client authentication: the JWT bearer grant's common case, decided early.
             if form_id is None:
                 return NO_AUTH
-            return Authenticated(client=self.client(form_id), method="none", basic=False)
+            client = self.client(form_id)
+            if client.token_endpoint_auth_method in TLS_AUTH_METHODS:
+                return self._tls(client, headers.get(CLIENT_CERT))
+            return Authenticated(client=client, method="none", basic=False)
         used = [name for name, present in (
             ("client_secret_basic", authorization is not None),
             ("client_secret_post", "client_secret" in form),
@@ -176,6 +192,66 @@ class ClientAuthenticator:
                          else frozenset())
         return Authenticated(client=client, method=client.token_endpoint_auth_method,
                              basic=False)
+
+
+    def _tls(self, client: Client, pem: str | None) -> Authenticated:
+        method = client.token_endpoint_auth_method
+        if pem is None:
+            raise Refusal("invalid_client", f"client {client.client_id!r} authenticates with "
+                          f"{method}: connect with its TLS client certificate (RFC 8705 §2)",
+                          status=401)
+        cert = parse_certificate(pem)
+        if method == "self_signed_tls_client_auth":
+            try:
+                presented = VerifyingKey.from_public_key(cert.public_key())  # type: ignore[arg-type]
+            except (KeyLoadError, ConfigurationError):
+                presented = None
+            ok = presented is not None and presented.thumbprint() in {
+                k.thumbprint() for k in client.keys}
+        else:
+            ok = _names_match(client, cert)
+        if not ok:
+            raise Refusal("invalid_client", f"the TLS client certificate is not the one "
+                          f"registered for {client.client_id!r} ({method}, RFC 8705 §2)",
+                          status=401)
+        return Authenticated(client=client, method=method, basic=False)
+
+
+def parse_certificate(pem: str) -> x509.Certificate:
+    """The certificate the app handed over (parsed once per distinct certificate; bounded)."""
+    cert = _CERTS.get(pem)
+    if cert is None:
+        cert = x509.load_pem_x509_certificate(pem.encode("ascii"))
+        if len(_CERTS) < 1024:
+            _CERTS[pem] = cert
+    return cert
+
+
+def certificate_thumbprint(pem: str) -> str:
+    """``x5t#S256`` of a PEM certificate (RFC 8705 §3.1): base64url SHA-256 of its DER."""
+    der = parse_certificate(pem).public_bytes(Encoding.DER)
+    return base64.urlsafe_b64encode(hashlib.sha256(der).digest()).rstrip(b"=").decode("ascii")
+
+
+def _names_match(client: Client, cert: x509.Certificate) -> bool:
+    """RFC 8705 §2.1.2: the one registered subject DN or SAN value is the certificate's."""
+    if client.tls_client_auth_subject_dn is not None:
+        wanted = x509.Name.from_rfc4514_string(client.tls_client_auth_subject_dn)
+        return cert.subject.rfc4514_string() == wanted.rfc4514_string()
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return False
+    kind, value = client.tls_client_auth_san or ("", "")
+    if kind == "dns":
+        return value.lower() in (n.lower() for n in san.get_values_for_type(x509.DNSName))
+    if kind == "uri":
+        return value in san.get_values_for_type(x509.UniformResourceIdentifier)
+    if kind == "email":
+        return value in san.get_values_for_type(x509.RFC822Name)
+    if kind == "ip":
+        return ipaddress.ip_address(value) in san.get_values_for_type(x509.IPAddress)
+    return False
 
 
 def _basic_parts(header: str) -> tuple[str, str]:

@@ -22,6 +22,7 @@ from ..token import Clock, system_clock
 from .auth import CLIENT_ASSERTION_TYPE, Authenticated, ClientAuthenticator, require_method
 from .codeflow import CodeFlow, Grant
 from .config import ServerConfig
+from .dpop import Binder
 from .forms import parse_form
 from .registry import (
     AUTH_METHODS,
@@ -124,6 +125,8 @@ class TokenEndpoint:
         self._auth = ClientAuthenticator(self._clients, policy=self._policy,
                                          replay=self._replay, kids=self._kids)
         self._codes = CodeFlow(config, store)
+        self._binder = Binder(token_endpoint=config.token_endpoint, replay=self._replay,
+                              leeway=config.leeway, signing_key=config.signing_key)
         self._signing_key = config.signing_key
         self._issuer = config.issuer
         self._default_audience = config.access_token_audience or config.issuer
@@ -168,6 +171,7 @@ class TokenEndpoint:
             "id_token_signing_alg_values_supported": [c.signing_key.alg],
             "subject_types_supported": ["public"],
             "scopes_supported": sorted({s for cl in c.clients.values() for s in cl.scopes}),
+            **self._binder.metadata(),
         }
         return Response(status=200, body=body, headers=(("cache-control", "max-age=300"),))
 
@@ -188,7 +192,8 @@ class TokenEndpoint:
         """Handle one token request; never raises for bad input (it becomes an error response)."""
         basic = headers.get("authorization", "")[:6].lower() == "basic "
         try:
-            return self._token(body, headers)
+            with self._binder.request(headers, self._clock()):  # DPoP and mTLS (dpop.py)
+                return self._token(body, headers)
         except Refusal as refusal:
             return self._error(refusal, basic=basic and refusal.error == "invalid_client")
 
@@ -201,7 +206,7 @@ class TokenEndpoint:
             basic = False
         if self.config.error_detail == "minimal":
             description = _MINIMAL.get(error, error)
-        headers: tuple[tuple[str, str], ...] = _NO_STORE
+        headers: tuple[tuple[str, str], ...] = (*_NO_STORE, *refusal.headers)
         if basic:
             # RFC 6749 §5.2: a failed Basic authentication answers 401 with the challenge.
             headers = (*headers, ("www-authenticate", 'Basic realm="token", charset="UTF-8"'))
@@ -252,11 +257,11 @@ class TokenEndpoint:
                       f"grant_type {grant_type[:80]!r} is not served here; use "
                       f"{', '.join(_SERVED)}")
 
-    @staticmethod
-    def _allowed(client: Client, grant_type: str) -> None:
+    def _allowed(self, client: Client, grant_type: str) -> None:
         if grant_type not in client.grant_types:
             raise Refusal("unauthorized_client",
                           f"client {client.client_id!r} is not registered for {grant_type}")
+        self._binder.check(client)  # before the grant is used up
 
     # -- grants -------------------------------------------------------------------------------
 
@@ -342,13 +347,16 @@ class TokenEndpoint:
         lifetime = self.config.access_token_lifetime
         jti = secrets.token_urlsafe(16)
         quoted_scope = _quote(scope) if scope else ""
+        token_type, cnf = self._binder.cnf(client)  # RFC 9449 §6, RFC 8705 §3.1
         # The RFC 9068 claims, in this order: iss, sub, aud, client_id, iat, exp, jti, scope.
         # Written directly rather than through json.dumps of a dict: the same bytes for less.
         claims = (f'{self._iss_json}{_quote(subject)},"aud":{_quote(audience)}'
                   f'{self._client_json[client.client_id]}{issued},"exp":{issued + lifetime},'
-                  f'"jti":"{jti}"' + (f',"scope":{quoted_scope}}}' if scope else "}"))
+                  f'"jti":"{jti}"{cnf}' + (f',"scope":{quoted_scope}}}' if scope else "}"))
         token = sign_compact(claims, self._signing_key, typ="at+jwt")
-        encoded = f'{{"access_token":"{token}"{self._body_tail}'
+        tail = self._body_tail if token_type == "Bearer" else self._body_tail.replace(
+            '"Bearer"', f'"{token_type}"', 1)
+        encoded = f'{{"access_token":"{token}"{tail}'
         if scope:
             encoded += f',"scope":{quoted_scope}'
         if self.config.instance_url is not None:
@@ -356,7 +364,7 @@ class TokenEndpoint:
             encoded += (f',"instance_url":{_quote(self.config.instance_url)},'
                         f'"issued_at":"{issued * 1000}"')
         encoded += extra + "}"
-        body: dict[str, Any] = json.loads(encoded) if extra else _plain_body(
+        body: dict[str, Any] = json.loads(encoded) if extra or cnf else _plain_body(
             token, lifetime, scope, self.config.instance_url, issued)
         return Response(status=200, body=body, headers=_NO_STORE,
                         encoded=encoded.encode("ascii"))

@@ -18,11 +18,12 @@ from urllib.parse import urlsplit
 
 from ..errors import ConfigurationError, KeyLoadError
 from ..jose.keys import VerifyingKey, load_jwks
-from ..oauth import AUTH_METHODS
+from ..oauth import AUTH_METHODS as _TOKEN_AUTH_METHODS
 from ..oauth import AUTHORIZATION_CODE_GRANT as AUTHORIZATION_CODE
 from ..oauth import CLIENT_CREDENTIALS_GRANT as CLIENT_CREDENTIALS
 from ..oauth import JWT_BEARER_GRANT as JWT_BEARER
 from ..oauth import REFRESH_TOKEN_GRANT as REFRESH_TOKEN
+from ..oauth import TLS_AUTH_METHODS
 
 __all__ = [
     "AUTHORIZATION_CODE",
@@ -36,6 +37,7 @@ __all__ = [
     "parse_client",
 ]
 
+AUTH_METHODS = (*_TOKEN_AUTH_METHODS, *TLS_AUTH_METHODS)
 GRANT_TYPES = (CLIENT_CREDENTIALS, JWT_BEARER, AUTHORIZATION_CODE, REFRESH_TOKEN)
 
 _HMAC_ALGS = ("HS256", "HS384", "HS512")
@@ -55,6 +57,11 @@ _CLIENT_KEYS = frozenset(
         "audiences",
         "redirect_uris",
         "require_client_authentication",
+        "dpop_bound_access_tokens",
+        "dpop_nonce",
+        "tls_client_certificate_bound_access_tokens",
+        "tls_client_auth_subject_dn",
+        *(f"tls_client_auth_san_{kind}" for kind in ("dns", "uri", "ip", "email")),
     }
 )
 
@@ -94,6 +101,14 @@ class Client:
     hmac_key: VerifyingKey | None = field(default=None, repr=False)
     redirect_uris: tuple[str, ...] = ()
     require_client_authentication: bool = False
+    #: RFC 9449 §5.2: every token request needs a DPoP proof; ``dpop_nonce``: with a nonce.
+    dpop_bound_access_tokens: bool = False
+    dpop_nonce: bool = False
+    #: RFC 8705 §3: every token request comes over mutual TLS and its token is bound.
+    tls_client_certificate_bound_access_tokens: bool = False
+    #: RFC 8705 §2.1.2: the one subject DN, or the one (kind, value) SAN, for tls_client_auth.
+    tls_client_auth_subject_dn: str | None = None
+    tls_client_auth_san: tuple[str, str] | None = None
 
     def assertion_keys(self) -> tuple[VerifyingKey, ...]:
         """Keys that may verify this client's assertions: registered keys, else its secret."""
@@ -289,6 +304,13 @@ def parse_client(
         raise ServerConfigError(
             source, where, "the JWT bearer grant needs jwks or certificate to verify assertions"
         )
+    flags = {}
+    for name in ("dpop_bound_access_tokens", "dpop_nonce",
+                 "tls_client_certificate_bound_access_tokens"):
+        flags[name] = table.get(name, False)
+        if not isinstance(flags[name], bool):
+            raise ServerConfigError(source, f"{where}.{name}", "must be true or false")
+    subject_dn, san = _tls_names(table, method, bool(keys), source, where)
     return Client(
         client_id=client_id,
         token_endpoint_auth_method=method,
@@ -302,4 +324,39 @@ def parse_client(
         hmac_key=hmac_key,
         redirect_uris=redirect_uris,
         require_client_authentication=strict,
+        tls_client_auth_subject_dn=subject_dn,
+        tls_client_auth_san=san,
+        **flags,
     )
+
+
+def _tls_names(table: Mapping[str, Any], method: str, has_keys: bool, source: str,
+               where: str) -> tuple[str | None, tuple[str, str] | None]:
+    """RFC 8705 §2.1.2: exactly one of the subject DN and the SAN keys, for tls_client_auth."""
+    given = sorted(k for k in table if k.startswith("tls_client_auth_s"))
+    for key in given:
+        if not isinstance(table[key], str) or not table[key]:
+            raise ServerConfigError(source, f"{where}.{key}", "must be a non-empty string")
+    if method == "self_signed_tls_client_auth" and not has_keys:
+        raise ServerConfigError(source, where, "self_signed_tls_client_auth needs the client's "
+                                'certificate: certificate = "cert.pem" or jwks with x5c')
+    if method != "tls_client_auth":
+        if given:
+            raise ServerConfigError(source, f"{where}.{given[0]}",
+                                    "only for token_endpoint_auth_method = tls_client_auth")
+        return None, None
+    if len(given) != 1:
+        raise ServerConfigError(source, where, "tls_client_auth needs exactly one of "
+                                "tls_client_auth_subject_dn, tls_client_auth_san_dns, _san_uri, "
+                                "_san_ip, _san_email (RFC 8705 §2.1.2)")
+    key, value = given[0], table[given[0]]
+    if key == "tls_client_auth_subject_dn":
+        from cryptography import x509
+
+        try:
+            x509.Name.from_rfc4514_string(value)
+        except ValueError as exc:
+            problem = f'not an RFC 4514 DN ({exc}), e.g. "CN=svc,O=Example"'
+            raise ServerConfigError(source, f"{where}.{key}", problem) from None
+        return value, None
+    return None, (key.rsplit("_", 1)[1], value)

@@ -43,8 +43,10 @@ class Refusal(Exception):
     """A request refused with an RFC 6749 §5.2 error code."""
 
     def __init__(self, error: str, description: str, *, status: int = 400,
-                 reason: str | None = None) -> None:
+                 reason: str | None = None, headers: tuple[tuple[str, str], ...] = ()) -> None:
         super().__init__(description)
+        #: Headers for the error answer (RFC 9449 §8: ``DPoP-Nonce``).
+        self.headers = headers
         self.error = error
         self.description = description
         self.status = status
