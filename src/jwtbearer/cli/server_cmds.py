@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlsplit
 
 import typer
@@ -13,6 +13,9 @@ from rich.table import Table
 
 from ..errors import ConfigurationError, JWTBearerError, KeyLoadError
 from ._common import EXIT_CONFIG, EXIT_FAILED
+
+if TYPE_CHECKING:
+    import ssl
 
 __all__ = ["register"]
 
@@ -37,6 +40,15 @@ def serve(
     workers: Annotated[int, typer.Option(
         min=1, max=256, help="Server processes on the port (more than 1 needs replay = redis://)."
     )] = 1,
+    tls_cert: Annotated[Path | None, typer.Option(
+        help="Serve HTTPS with this PEM certificate (chain).")] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="The private key of --tls-cert.")] = None,
+    client_ca: Annotated[Path | None, typer.Option(
+        help="CA certificates (PEM) that TLS client certificates may come from (RFC 8705).")
+    ] = None,
+    client_cert: Annotated[str, typer.Option(
+        help="With --client-ca: optional or required.", metavar="optional|required")
+    ] = "optional",
 ) -> None:
     """Run the reference token endpoint (RFC 7523 / RFC 6749) from a TOML configuration."""
     console = Console(stderr=True)
@@ -51,6 +63,7 @@ def serve(
             from ..server.workers import check_shared_state
 
             check_shared_state(settings.replay, workers)
+        context = _tls_context(settings, tls_cert, tls_key, client_ca, client_cert, workers)
     except (ConfigurationError, KeyLoadError) as exc:
         console.print(f"[red]configuration refused:[/] {escape(str(exc))}", highlight=False)
         raise typer.Exit(EXIT_CONFIG) from None
@@ -81,6 +94,14 @@ def serve(
     if issuer.hostname in ("127.0.0.1", "localhost") and issuer.port not in (None, port):
         console.print(f"[yellow]warning:[/] issuer names port {issuer.port} but the server "
                       f"listens on {port}; assertions must use aud = {settings.token_endpoint}")
+    if context is not None:
+        from ..server.app import listen_socket, uvicorn_server
+
+        asked = "off" if context.verify_mode == 0 else client_cert  # 0: ssl.CERT_NONE
+        console.print(f"TLS             client certificates {asked}")
+        uvicorn_server(app_for(endpoint), ssl_context=context).run(
+            sockets=[listen_socket(host, port)])
+        return
     if workers > 1:
         from ..server.workers import run_workers
 
@@ -89,6 +110,23 @@ def serve(
                                      port=port, workers=workers))
     uvicorn.run(app_for(endpoint), host=host, port=port, workers=1, access_log=False,
                 log_level="warning")
+
+
+def _tls_context(settings: Any, cert: Path | None, key: Path | None, client_ca: Path | None,
+                 client_cert: str, workers: int) -> ssl.SSLContext | None:
+    if cert is None and key is None:
+        if client_ca is not None:
+            raise ConfigurationError("--client-ca needs --tls-cert and --tls-key")
+        return None
+    if cert is None or key is None:
+        raise ConfigurationError("--tls-cert and --tls-key go together")
+    if workers > 1:
+        raise ConfigurationError("--tls-cert serves one process: drop --workers, or terminate "
+                                 "TLS in front of the workers")
+    from ..server.tls import server_context, trusted_client_certificates
+
+    return server_context(cert, key, client_ca=client_ca, client_cert=client_cert,
+                          trusted=trusted_client_certificates(settings.clients.values()))
 
 
 def demo() -> None:
