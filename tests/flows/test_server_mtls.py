@@ -6,9 +6,9 @@ tokens, and ``jwtbearer serve --tls-cert --tls-key --client-ca``.
 
 from __future__ import annotations
 
+import base64
 import datetime
 import hashlib
-import base64
 import ipaddress
 import os
 import ssl
@@ -47,7 +47,7 @@ def _name(cn: str) -> x509.Name:
 def _issue(directory: Path, stem: str, subject: str, *, issuer: tuple[Any, x509.Name] | None,
            ca: bool = False, san: list[x509.GeneralName] | None = None) -> tuple[Path, Path, Any]:
     key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     signer, issuer_name = issuer if issuer is not None else (key, _name(subject))
     builder = (x509.CertificateBuilder().subject_name(_name(subject)).issuer_name(issuer_name)
                .public_key(key.public_key()).serial_number(x509.random_serial_number())
@@ -208,18 +208,18 @@ def test_self_signed_tls_client_auth(server: Running, pki: PKI) -> None:
 def test_a_certificate_of_another_client_is_refused(server: Running, pki: PKI, client_id: str,
                                                     cert: str | None) -> None:
     auth = (jb.SelfSignedTLSClientAuth if client_id == "self" else jb.TLSClientAuth)(client_id)
-    with jb.TokenClient(server.url, auth, client_cert=getattr(pki, cert) if cert else None,
-                        retry=jb.RetryPolicy(attempts=1)) as client:
-        with pytest.raises(jb.TokenEndpointError) as caught:
-            client.client_credentials()
+    client = jb.TokenClient(server.url, auth, client_cert=getattr(pki, cert) if cert else None,
+                            retry=jb.RetryPolicy(attempts=1))
+    with client, pytest.raises(jb.TokenEndpointError) as caught:
+        client.client_credentials()
     assert caught.value.status == 401 and caught.value.error == "invalid_client"
 
 
 def test_an_untrusted_certificate_fails_the_handshake(server: Running, pki: PKI) -> None:
-    with jb.TokenClient(server.url, jb.SelfSignedTLSClientAuth("self"),
-                        client_cert=pki.stranger, retry=jb.RetryPolicy(attempts=1)) as client:
-        with pytest.raises(jb.TransportError):
-            client.client_credentials()
+    client = jb.TokenClient(server.url, jb.SelfSignedTLSClientAuth("self"),
+                            client_cert=pki.stranger, retry=jb.RetryPolicy(attempts=1))
+    with client, pytest.raises(jb.TransportError):
+        client.client_credentials()
 
 
 def test_secret_clients_work_without_a_certificate(server: Running) -> None:
@@ -273,10 +273,10 @@ def test_serve_with_tls_and_client_certificates(pki: PKI, tmp_path: Path) -> Non
             pytest.fail(log.read_text())
         assert token.access_token
         # --client-cert required: a client without a certificate fails the handshake.
-        with jb.TokenClient(url, jb.ClientSecretBasic("plain", SECRET),
-                            retry=jb.RetryPolicy(attempts=1)) as client:
-            with pytest.raises(jb.TransportError):
-                client.client_credentials()
+        bare = jb.TokenClient(url, jb.ClientSecretBasic("plain", SECRET),
+                              retry=jb.RetryPolicy(attempts=1))
+        with bare, pytest.raises(jb.TransportError):
+            bare.client_credentials()
     finally:
         proc.terminate()
         proc.wait(timeout=10)
