@@ -4,12 +4,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: demo test lint typecheck pytest bench redis-server curl wrk clean
+.PHONY: demo test lint typecheck pytest bench redis-server curl wrk dpop-node clean
 
 demo: $(VENV)/.installed-server
 	$(BIN)/jwtbearer demo
 
-test: $(VENV)/.installed-dev redis-server curl wrk lint typecheck pytest
+test: $(VENV)/.installed-dev redis-server curl wrk dpop-node lint typecheck pytest
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests bench
@@ -17,7 +17,7 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy --strict src
 
-pytest: $(VENV)/.installed-dev redis-server curl wrk
+pytest: $(VENV)/.installed-dev redis-server curl wrk dpop-node
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.installed-bench redis-server wrk
@@ -66,6 +66,17 @@ wrk:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk >/dev/null; }
 	@command -v wrk >/dev/null 2>&1 || { echo "wrk is missing and could not be installed"; exit 1; }
+
+# The DPoP interop test runs panva oidc-provider (npm) with DPoP and nonces on: Node.js from
+# Debian when missing, the locked packages into tests/interop/dpop_node when not there yet.
+DPOP_NODE := tests/interop/dpop_node
+dpop-node:
+	@command -v npm >/dev/null 2>&1 || { \
+	  echo "installing nodejs and npm (Debian packages)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nodejs npm >/dev/null; }
+	@test -d $(DPOP_NODE)/node_modules/oidc-provider || \
+	  (cd $(DPOP_NODE) && npm ci --no-audit --no-fund --loglevel=error)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -201,7 +201,7 @@ def test_our_sections_have_runnable_examples() -> None:
     for name in _MY_SECTIONS:
         assert f"<!-- BEGIN {name} -->" in text, name
     runnable = {b.section for b in BLOCKS if b.skip_reason is None}
-    assert {"apex", "testing", "errors"} <= runnable
+    assert {"apex", "testing", "errors", "sender"} <= runnable
 
 
 def test_parser_finds_blocks_sections_skips_and_output() -> None:

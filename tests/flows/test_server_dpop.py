@@ -31,6 +31,8 @@ from jwtbearer.server.validation import Refusal
 
 SECRET = secrets.token_urlsafe(24)
 
+pytestmark = pytest.mark.flow
+
 
 def _config(issuer: str) -> str:
     clients = ""

@@ -38,6 +38,8 @@ from jwtbearer.server.validation import Refusal
 
 SECRET = "s" * 32
 
+pytestmark = pytest.mark.flow
+
 
 def _name(cn: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn),

@@ -25,10 +25,10 @@ import jwtbearer as jb
 NODE_DIR = Path(__file__).resolve().parent / "dpop_node"
 SECRET = secrets.token_urlsafe(32)
 
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.flow, pytest.mark.skipif(
     shutil.which("node") is None or not (NODE_DIR / "node_modules" / "oidc-provider").exists(),
-    reason="node and tests/interop/dpop_node/node_modules are installed by make test",
-)
+    reason="node and tests/interop/dpop_node/node_modules are installed by make test (dpop-node)",
+)]
 
 
 def _free_port() -> int:

@@ -18,6 +18,8 @@ from jwtbearer.server.core import TokenEndpoint
 
 SECRET = secrets.token_urlsafe(24)
 
+pytestmark = pytest.mark.flow
+
 
 def _config(issuer: str) -> str:
     clients = ""
