@@ -359,4 +359,13 @@ def _tls_names(table: Mapping[str, Any], method: str, has_keys: bool, source: st
             problem = f'not an RFC 4514 DN ({exc}), e.g. "CN=svc,O=Example"'
             raise ServerConfigError(source, f"{where}.{key}", problem) from None
         return value, None
-    return None, (key.rsplit("_", 1)[1], value)
+    kind = key.rsplit("_", 1)[1]
+    if kind == "ip":
+        import ipaddress
+
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            raise ServerConfigError(source, f"{where}.{key}",
+                                    f"{value!r} is not an IP address") from None
+    return None, (kind, value)
