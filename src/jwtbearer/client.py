@@ -121,11 +121,11 @@ class _Expired(Exception):
 
 
 def _transport_error(
-    exc: BaseException, host: str, timeout: float, expired: bool
+    exc: BaseException, host: str, timeout: float, expired: bool, kind: str = "token request"
 ) -> TransportError:
     if expired or isinstance(exc, (_Expired, TimeoutError)):
         return TransportError(
-            f"the token request to {host} did not complete within {timeout:g} s (timeout= "
+            f"the {kind} to {host} did not complete within {timeout:g} s (timeout= "
             "bounds the whole request: connect, send, headers and body); the server is slow or "
             "unreachable"
         )
@@ -149,7 +149,7 @@ def _transport_error(
         what = f"failed while sending the request: {detail}"
     else:
         what = f"failed: {type(exc).__name__}: {detail}"
-    return TransportError(f"token request to {host} {what}")
+    return TransportError(f"{kind} to {host} {what}")
 
 
 class _Watchdog:
@@ -318,6 +318,24 @@ class TokenClient(_ClientBase):
             limits=httpx.Limits(max_keepalive_connections=0),
         )
 
+    @classmethod
+    def from_issuer(cls, issuer: str, auth: ClientAuth | None = None, *, timeout: float = 10.0,
+                    http: httpx.Client | None = None, allow_insecure_http: bool = False,
+                    retry: RetryPolicy | None = None, clock: Clock | None = None,
+                    sleep: Callable[[float], None] | None = None) -> TokenClient:
+        """A client for the token endpoint in ``issuer``'s metadata (:func:`jwtbearer.discover`).
+
+        A JWT client authentication without ``audience`` gets the issuer as ``aud``
+        (rfc7523bis); its method and algorithm must be among those the server publishes.
+        """
+        from .discovery import client_arguments, discover
+
+        metadata = discover(issuer, http=http, timeout=timeout,
+                            allow_insecure_http=allow_insecure_http, clock=clock)
+        endpoint, checked = client_arguments(auth, metadata)
+        return cls(endpoint, checked, timeout=timeout, http=http,
+                   allow_insecure_http=allow_insecure_http, retry=retry, clock=clock, sleep=sleep)
+
     def jwt_bearer(self, jwt_or_assertion: JWT | JWS | str, key: SigningKey | str | None = None,
                    scope: str | None = None) -> Token:
         """JWT bearer grant (RFC 7523 §2.1); a JWT is signed with ``key`` for each attempt."""
@@ -420,6 +438,22 @@ class AsyncTokenClient(_ClientBase):
         self._http = http if http is not None else httpx.AsyncClient(
             transport=_defaults["async"], verify=True, follow_redirects=False,
         )
+
+    @classmethod
+    async def from_issuer(cls, issuer: str, auth: ClientAuth | None = None, *,
+                          timeout: float = 10.0, http: httpx.AsyncClient | None = None,
+                          allow_insecure_http: bool = False, retry: RetryPolicy | None = None,
+                          clock: Clock | None = None,
+                          sleep: Callable[[float], Awaitable[None]] | None = None
+                          ) -> AsyncTokenClient:
+        """The async twin of :meth:`TokenClient.from_issuer`: ``await ...from_issuer(...)``."""
+        from .discovery import adiscover, client_arguments
+
+        metadata = await adiscover(issuer, http=http, timeout=timeout,
+                                   allow_insecure_http=allow_insecure_http, clock=clock)
+        endpoint, checked = client_arguments(auth, metadata)
+        return cls(endpoint, checked, timeout=timeout, http=http,
+                   allow_insecure_http=allow_insecure_http, retry=retry, clock=clock, sleep=sleep)
 
     async def jwt_bearer(self, jwt_or_assertion: JWT | JWS | str,
                          key: SigningKey | str | None = None,

@@ -27,6 +27,10 @@ PUBLIC = sorted(
     parse_json_object parse_retry_after parse_token_response profile profiles_path redact
     sign_compact sign_with_header store_key system_clock unverified_claims unverified_header
     verify_compact
+    DiscoveryError ExpiredToken InvalidAudience InvalidIssuer InvalidSignature InvalidToken
+    InvalidTokenType JWTValidationException MalformedToken MissingClaim TokenNotYetValid
+    UnknownKey adiscover discover ServerMetadata JWKSCache JWTUtil JWTValidator ParsedJWT
+    ValidatedJWT
     """.split()
 )
 
@@ -43,7 +47,8 @@ def test_every_public_name_resolves_and_is_documented() -> None:
 
 
 def test_module_all_lists_only_existing_names() -> None:
-    for module in ("jwtbearer.testing", "jwtbearer.server", "jwtbearer.stores"):
+    for module in ("jwtbearer.testing", "jwtbearer.server", "jwtbearer.stores",
+                   "jwtbearer.validation", "jwtbearer.discovery"):
         mod = importlib.import_module(module)
         for name in getattr(mod, "__all__", ()):
             assert hasattr(mod, name), f"{module}.__all__ names missing {name}"
