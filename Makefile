@@ -4,12 +4,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: demo test lint typecheck pytest bench redis-server clean
+.PHONY: demo test lint typecheck pytest bench redis-server interop-node clean
 
 demo: $(VENV)/.installed-server
 	$(BIN)/jwtbearer demo
 
-test: $(VENV)/.installed-dev redis-server lint typecheck pytest
+test: $(VENV)/.installed-dev redis-server interop-node lint typecheck pytest
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests bench
@@ -17,7 +17,7 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy --strict src
 
-pytest: $(VENV)/.installed-dev redis-server
+pytest: $(VENV)/.installed-dev redis-server interop-node
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.installed-bench redis-server
@@ -49,6 +49,17 @@ redis-server:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server >/dev/null; }
 	@command -v redis-server >/dev/null 2>&1 || { echo "redis-server is missing and could not be installed"; exit 1; }
+
+# tests/interop runs panva oidc-provider (npm) on loopback: Node.js from Debian when missing, the
+# locked npm packages when node_modules is missing.
+INTEROP_NODE := tests/interop/node
+interop-node:
+	@command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || { \
+	  echo "installing nodejs and npm (Debian packages)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nodejs npm >/dev/null; }
+	@[ -d $(INTEROP_NODE)/node_modules/oidc-provider ] || \
+	  (cd $(INTEROP_NODE) && npm ci --no-audit --no-fund --loglevel=error)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
