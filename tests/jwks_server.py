@@ -20,6 +20,7 @@ class JWKSServer:
     def __init__(self, keys: Sequence[SigningKey] = ()) -> None:
         self.keys: list[SigningKey] = list(keys)
         self.status = 200
+        self.raw: list[dict[str, Any]] | None = None  # published as is when set
         self.requests = 0
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
@@ -31,6 +32,8 @@ class JWKSServer:
         return f"http://127.0.0.1:{self.port}/jwks"
 
     def document(self) -> dict[str, Any]:
+        if self.raw is not None:
+            return {"keys": self.raw}
         return {"keys": [k.public_jwk() for k in self.keys]}
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
