@@ -23,6 +23,7 @@ pytest: $(VENV)/.installed-dev redis-server interop-node
 bench: $(VENV)/.installed-bench redis-server
 	$(BIN)/python bench/sign.py
 	$(BIN)/python bench/cache.py
+	$(BIN)/python bench/validate.py
 	$(BIN)/python bench/server.py
 
 $(BIN)/python:
