@@ -194,3 +194,39 @@ def test_integration_answers_rfc6750(token_server: FlowServer, framework: str,
         assert scope.status_code == 403
         assert 'error="insufficient_scope"' in scope.headers["www-authenticate"]
         assert 'scope="api:write"' in scope.headers["www-authenticate"]
+
+
+def test_a_profile_with_issuer_instead_of_token_url(token_server: FlowServer,
+                                                    tmp_path: Any) -> None:
+    key_file = tmp_path / "pkjwt.pem"
+    key_file.write_bytes(token_server.rsa.private_pem())
+    profile = jb.Profile.from_mapping("svc", {
+        "issuer": token_server.url, "grant": "client-credentials", "client_id": "pkjwt",
+        "client_auth": "private_key_jwt", "key": str(key_file), "scope": "api:read",
+        "cache": "memory",
+    })
+    assert profile.token_url is None
+    client = profile.token_client()
+    assert client.endpoint == token_server.token_url
+    assert client.auth.audience == token_server.url  # type: ignore[attr-defined]
+    token = profile.source().token()
+    assert token.scope == "api:read"
+    assert jb.JWTValidator(issuer=token_server.url, audience=token_server.url
+                           ).validate(token.access_token).subject == "pkjwt"
+    with pytest.raises(jb.ConfigurationError, match="token_url"):
+        jb.Profile.from_mapping("both", {"issuer": token_server.url,
+                                         "token_url": token_server.token_url,
+                                         "grant": "client-credentials"})
+
+
+def test_a_jwt_bearer_profile_with_issuer_uses_it_as_aud(token_server: FlowServer,
+                                                         tmp_path: Any) -> None:
+    key_file = tmp_path / "sf.pem"
+    key_file.write_bytes(token_server.rsa.private_pem())
+    profile = jb.Profile.from_mapping("sf", {
+        "issuer": token_server.url, "client_id": "sf", "subject": "alice@example.com",
+        "key": str(key_file), "cache": "memory",
+    })
+    grant = profile.grant_object()
+    assert grant.assertion.aud == token_server.url  # type: ignore[union-attr]
+    assert profile.source().token().access_token

@@ -10,6 +10,8 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import jwtbearer as jb
 from jwtbearer import discovery
@@ -203,3 +205,23 @@ def test_from_issuer_sends_the_assertion_to_the_discovered_endpoint() -> None:
     form = dict(httpx.QueryParams(sent[0].content.decode()))
     assert jb.unverified_claims(form["client_assertion"])["aud"] == ISSUER
     assert json.loads(json.dumps(str(sent[0].url))) == f"{ISSUER}/token"
+
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+                           lambda inner: st.lists(inner, max_size=3)
+                           | st.dictionaries(st.text(max_size=10), inner, max_size=3),
+                           max_leaves=10)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from(["issuer", "token_endpoint", "jwks_uri",
+                                        "grant_types_supported",
+                                        "token_endpoint_auth_methods_supported", "other"]),
+                       json_values, max_size=6))
+def test_any_json_object_is_metadata_or_a_discovery_error(document: dict[str, Any]) -> None:
+    try:
+        md = jb.ServerMetadata.from_document(document)
+    except jb.DiscoveryError:
+        return
+    assert md.issuer == document["issuer"]
+    assert all(isinstance(m, str) for m in md.grant_types_supported)

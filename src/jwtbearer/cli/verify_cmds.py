@@ -67,7 +67,8 @@ def verify_command(
         help="The compact JWT, or '-' to read it from stdin.")] = None,
     issuer: Annotated[str, typer.Option(help="The expected iss (the issuer URL).")] = "",
     audience: Annotated[list[str] | None, typer.Option(
-        help="An accepted aud (repeatable). Without it aud is not checked.")] = None,
+        help="An accepted aud (repeatable). Without it, the token's own aud is accepted "
+        "(a token without aud is still refused).")] = None,
     jwks: Annotated[str | None, typer.Option(
         help="Keys: a JWKS https:// URL or a JWK Set file (default: the issuer's "
         "metadata).")] = None,
@@ -114,7 +115,7 @@ def verify_command(
         typer.echo(json.dumps(result, indent=2, default=str))
     elif result["valid"]:
         out.print("[bold green]valid[/]" + ("" if checked else
-                                            " [yellow](aud not checked: give --audience)[/]"))
+                                            " [yellow](aud not compared: give --audience)[/]"))
         for name, value in result["claims"].items():
             out.print(f"  {escape(name)}: {escape(json.dumps(value, default=str))}")
     else:

@@ -139,7 +139,6 @@ class JWTUtil:
                                         use_cache: bool = True) -> ParsedJWT:
         """Validate with a JWKS URL (``validateJWTWithKeysEndpoint``); with ``use_cache`` the
         keys are kept per URL (refetched on an unknown kid at most every 30 s)."""
-        parts = split(jwt, MAX_TOKEN_LENGTH)
         if use_cache:
             with JWTUtil._caches_lock:
                 cache = JWTUtil._caches.get(keys_endpoint)
@@ -147,4 +146,5 @@ class JWTUtil:
                     cache = JWTUtil._caches[keys_endpoint] = JWKSCache(keys_endpoint)
         else:
             cache = JWKSCache(keys_endpoint)
+        parts = split(jwt, MAX_TOKEN_LENGTH)
         return _verified(parts, cache.keys_for(parts.header.get("kid")))
