@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from .._fetch import get
-from ..errors import InvalidToken, ResponseFormatError
+from ..errors import InvalidToken, JWSError, ResponseFormatError
 from ..jws import unverified_claims
 from ..keys import VerifyingKey, load_jwks
 from ..validation import JWTValidator
@@ -55,7 +55,7 @@ def _audiences(given: list[str] | None, token: str) -> tuple[list[str], bool]:
         return given, True
     try:
         aud = unverified_claims(token).get("aud")
-    except Exception:  # a malformed token is reported by validate() itself
+    except JWSError:  # a malformed token is reported by validate() itself
         aud = None
     values = [aud] if isinstance(aud, str) else [a for a in aud or [] if isinstance(a, str)] \
         if isinstance(aud, list) else []

@@ -29,7 +29,9 @@ from ..keys import VerifyingKey
 __all__ = ["ValidatedJWT"]
 
 _KEY_HEADERS = ("jku", "x5u", "jwk", "x5c")
-_REFUSED_WORDS = ("alg", "crit", "b64")
+# JWSError texts of _checked_header that refuse a well-formed header (not a malformed one).
+_REFUSED_WORDS = ("is never accepted", "not a supported JWS algorithm", "crit header",
+                  "b64 header")
 
 
 def show(value: object) -> str:
@@ -99,7 +101,8 @@ def split(token: object, max_length: int) -> Split:
     except JWSError as exc:
         message = str(exc)
         kind = InvalidSignature if any(w in message for w in _REFUSED_WORDS) else MalformedToken
-        raise kind(message, claim="alg" if "alg" in message else None) from None
+        claim = "alg" if kind is InvalidSignature and "alg" in message else None
+        raise kind(message, claim=claim) from None
     for name in _KEY_HEADERS:
         if name in header:
             raise InvalidSignature(

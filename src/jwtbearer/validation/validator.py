@@ -184,11 +184,11 @@ class JWTValidator:
     def _finish(self, parts: Split, keys: list[VerifyingKey]) -> ValidatedJWT:
         if not keys:
             kid = parts.header.get("kid")
+            where = ("the configured keys" if self.jwks is None else
+                     f"the issuer's JWKS (refetched at most every {self.jwks.cooldown:g} s)")
             raise UnknownKey(
-                f"no key with kid {show(kid)} in the issuer's keys (refetched at most every "
-                f"{self.jwks.cooldown if self.jwks else 0:g} s); the token is signed by a key "
-                "this issuer does not publish", claim="kid", expected="a published kid",
-                actual=kid,
+                f"no key with kid {show(kid)} in {where}; the token is signed by a key this "
+                "issuer does not publish", claim="kid", expected="a published kid", actual=kid,
             )
         try:
             header, key = _verify_segments(parts.header_b64, parts.payload_b64,
