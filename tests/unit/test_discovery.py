@@ -225,3 +225,22 @@ def test_any_json_object_is_metadata_or_a_discovery_error(document: dict[str, An
         return
     assert md.issuer == document["issuer"]
     assert all(isinstance(m, str) for m in md.grant_types_supported)
+
+
+def test_validator_accepts_the_metadata_spelling_of_the_issuer() -> None:
+    key = jb.SigningKey.generate("ES256", kid="k")
+    published = ISSUER + "/"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/jwks":
+            return ok({"keys": [key.public_jwk()]})
+        return ok(doc(published, jwks_uri=f"{ISSUER}/jwks"))
+
+    http = httpx.Client(transport=httpx.MockTransport(handler))
+    v = jb.JWTValidator(issuer=ISSUER, audience="api", http=http)
+    token = jb.sign_compact({"iss": published, "aud": "api", "exp": 4_000_000_000}, key)
+    assert v.validate(token).issuer == published
+    other = jb.sign_compact({"iss": "https://as.example.com.evil", "aud": "api",
+                             "exp": 4_000_000_000}, key)
+    with pytest.raises(jb.InvalidIssuer):
+        v.validate(other)

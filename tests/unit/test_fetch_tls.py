@@ -23,7 +23,7 @@ def test_untrusted_certificates_are_refused_for_metadata_and_jwks(tmp_path: Path
             jb.JWKSCache(f"{base}/jwks").keys_for("k")
 
         async def main() -> None:
-            with pytest.raises(jb.TransportError, match="(?i)certificate"):
+            with pytest.raises(jb.TransportError, match=r"(?i)certificate"):
                 await jb.adiscover(base)
 
         anyio.run(main)

@@ -172,9 +172,10 @@ def check_times(claims: Mapping[str, Any], *, now: float, leeway: float,
         )
 
 
-def check_issuer(claims: Mapping[str, Any], issuer: str) -> None:
+def check_issuer(claims: Mapping[str, Any], issuer: str, also: str | None = None) -> None:
+    """``iss`` must be ``issuer`` (or ``also``: the spelling the issuer's metadata uses)."""
     actual = claims.get("iss")
-    if actual != issuer:
+    if actual != issuer and (also is None or actual != also):
         if actual is None:
             raise MissingClaim(f"iss is missing; expected {issuer!r}", claim="iss",
                                expected=issuer, actual=None)

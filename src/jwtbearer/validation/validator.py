@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from ..discovery import adiscover, discover
+from ..discovery import ServerMetadata, adiscover, discover
 from ..errors import ConfigurationError, InvalidSignature, JWSError, UnknownKey
 from ..jws import MAX_TOKEN_LENGTH, _verify_segments
 from ..keys import ALGORITHMS, SigningKey, VerifyingKey, load_jwks
@@ -123,6 +123,9 @@ class JWTValidator:
         self._timeout, self._insecure, self._discovery_clock = timeout, allow_insecure_http, clock
         self._http, self._async_http = http, async_http
         self._lock = threading.Lock()
+        # Discovery forgives a trailing-slash difference (Auth0 publishes "https://x/"); tokens
+        # then carry the metadata's spelling, which is accepted too.
+        self._published_issuer: str | None = None
         self.jwks: JWKSCache | None = None
         if self._static is None and jwks_uri is not None:
             self.jwks = JWKSCache(jwks_uri, **self._cache_args)
@@ -134,7 +137,10 @@ class JWTValidator:
 
     # -- the JWKS, from discovery when not given -----------------------------------------------
 
-    def _cache_for(self, jwks_uri: str | None) -> JWKSCache:
+    def _cache_for(self, metadata: ServerMetadata) -> JWKSCache:
+        jwks_uri = metadata.jwks_uri
+        if metadata.issuer != self.issuer:
+            self._published_issuer = metadata.issuer
         if not jwks_uri:
             raise ConfigurationError(
                 f"{self.issuer} publishes no jwks_uri in its metadata; give jwks_uri= or keys="
@@ -151,7 +157,7 @@ class JWTValidator:
         if cache is None:
             metadata = discover(self.issuer, http=self._http, timeout=self._timeout,
                                 allow_insecure_http=self._insecure, clock=self._discovery_clock)
-            cache = self._cache_for(metadata.jwks_uri)
+            cache = self._cache_for(metadata)
         return cache.keys_for(kid)
 
     async def _akeys(self, kid: object) -> list[VerifyingKey]:
@@ -163,7 +169,7 @@ class JWTValidator:
                                        timeout=self._timeout,
                                        allow_insecure_http=self._insecure,
                                        clock=self._discovery_clock)
-            cache = self._cache_for(metadata.jwks_uri)
+            cache = self._cache_for(metadata)
         return await cache.akeys_for(kid)
 
     # -- validation ----------------------------------------------------------------------------
@@ -196,7 +202,7 @@ class JWTValidator:
         except JWSError as exc:
             raise InvalidSignature(str(exc), claim=None) from None
         claims = payload(parts)
-        check_issuer(claims, self.issuer)
+        check_issuer(claims, self.issuer, self._published_issuer)
         check_audience(claims, self.audiences)
         check_times(claims, now=self._clock(), leeway=self.leeway,
                     required=self.required_claims)
