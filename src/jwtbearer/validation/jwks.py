@@ -8,7 +8,9 @@ Rules (a resource server sees tokens from anyone, so an attacker chooses the ``k
   token;
 - a failed refetch keeps the keys already held (stale-on-error, logged as a warning) and is
   retried no sooner than ``cooldown`` later;
-- concurrent misses share one request: threads through a lock, tasks through an anyio lock.
+- concurrent misses share one request: threads through a lock, tasks through an anyio lock
+  (async use is meant for one event loop; a sync and an async miss at the same instant may each
+  fetch, still bounded by the cooldown).
 
 Secrets (``oct`` keys) in a published JWK Set are ignored: a JWKS URL serves public keys only
 (RFC 8725 §3.1: no HMAC with a key the whole world can read). An RSA key whose JWK names no
