@@ -29,7 +29,7 @@ from joserfc.jwk import KeySet
 
 from _results import machine, write_section  # bench/ is on sys.path when run as a script
 from jwtbearer import JWTValidator, SigningKey
-from jwtbearer.jws import sign_compact
+from jwtbearer.jose.jws import sign_compact
 from sign import _raw_verifier, measure
 
 ALGS = ("ES256", "EdDSA", "RS256")

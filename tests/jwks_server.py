@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from jwtbearer.keys import SigningKey
+from jwtbearer.jose import SigningKey
 
 
 class JWKSServer:

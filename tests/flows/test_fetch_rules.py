@@ -12,7 +12,9 @@ import anyio
 import pytest
 
 import jwtbearer as jb
-from jwtbearer import discovery
+from jwtbearer.client import discovery
+from jwtbearer.jose import sign_compact
+from jwtbearer.validation import JWKSCache
 
 
 class RawServer:
@@ -80,12 +82,12 @@ def test_a_trickling_jwks_server_cannot_outlive_the_timeout(raw_server: type[Raw
                                                             ) -> None:
     head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n"
     server = raw_server(head, [b" "] * 400, gap=0.05)  # 20 s in all, 1 byte per 50 ms
-    cache = jb.JWKSCache(f"http://127.0.0.1:{server.port}/jwks", timeout=0.5)
+    cache = JWKSCache(f"http://127.0.0.1:{server.port}/jwks", timeout=0.5)
     with pytest.raises(jb.TransportError, match=r"did not complete within 0\.5 s"):
         cache.keys_for("k")
 
     async def main() -> None:
-        acache = jb.JWKSCache(f"http://127.0.0.1:{server.port}/jwks", timeout=0.5)
+        acache = JWKSCache(f"http://127.0.0.1:{server.port}/jwks", timeout=0.5)
         with pytest.raises(jb.TransportError, match="JWKS request"):
             await acache.akeys_for("k")
 
@@ -108,14 +110,14 @@ def test_jwks_bodies_over_one_mib_are_refused(raw_server: type[RawServer]) -> No
     v = jb.JWTValidator(issuer="https://issuer.example.com", audience="a",
                         jwks_uri=f"http://127.0.0.1:{server.port}/jwks")
     key = jb.SigningKey.generate("ES256", kid="k")
-    token = jb.sign_compact({"iss": "https://issuer.example.com", "aud": "a",
+    token = sign_compact({"iss": "https://issuer.example.com", "aud": "a",
                              "exp": int(time.time()) + 60}, key)
     with pytest.raises(jb.ResponseFormatError, match="KiB"):
         v.validate(token)
 
 
 def test_plain_http_to_another_host_is_refused_for_every_fetch() -> None:
-    for make in (lambda: jb.JWKSCache("http://keys.example.com/jwks"),
+    for make in (lambda: JWKSCache("http://keys.example.com/jwks"),
                  lambda: jb.discover("http://as.example.com"),
                  lambda: jb.JWTUtil.validate_jwt_with_keys_endpoint(
                      "a.b.c", "http://keys.example.com/jwks")):

@@ -16,6 +16,9 @@ from typer.testing import CliRunner
 
 import jwtbearer as jb
 from jwtbearer.cli import app as cli_app
+from jwtbearer.errors import InvalidAudience, InvalidIssuer
+from jwtbearer.jose import sign_compact, unverified_claims, unverified_header
+from jwtbearer.profiles import Profile
 from jwtbearer.server.app import BackgroundServer
 
 pytestmark = [pytest.mark.flow]
@@ -68,10 +71,10 @@ def test_reference_tokens_validate_and_the_wrong_audience_or_issuer_is_refused(
     result = validator(token_server).validate(token)
     assert result.subject == "pkjwt" and result.scopes == {"api:read"}
     assert result.header["typ"] == "at+jwt" and result.key.alg == "EdDSA"
-    with pytest.raises(jb.InvalidAudience) as aud:
+    with pytest.raises(InvalidAudience) as aud:
         jb.JWTValidator(issuer=token_server.url, audience="https://other").validate(token)
     assert aud.value.expected == "'https://other'" and aud.value.actual == API
-    with pytest.raises(jb.InvalidIssuer) as iss:
+    with pytest.raises(InvalidIssuer) as iss:
         jb.JWTValidator(issuer="https://issuer.example.com", audience=API,
                         jwks_uri=f"{token_server.url}/jwks").validate(token)
     assert iss.value.actual == token_server.url
@@ -178,8 +181,8 @@ def test_integration_answers_rfc6750(token_server: FlowServer, framework: str,
         challenge = missing.headers["www-authenticate"]
         assert challenge.startswith("Bearer") and "error=" not in challenge
 
-        other = jb.SigningKey.generate("EdDSA", kid=jb.unverified_header(token)["kid"])
-        forged = jb.sign_compact(jb.unverified_claims(token), other, typ="at+jwt")
+        other = jb.SigningKey.generate("EdDSA", kid=unverified_header(token)["kid"])
+        forged = sign_compact(unverified_claims(token), other, typ="at+jwt")
         bad = http.get("/me", headers={"Authorization": f"Bearer {forged}"})
         assert bad.status_code == 401
         assert 'error="invalid_token"' in bad.headers["www-authenticate"]
@@ -200,7 +203,7 @@ def test_a_profile_with_issuer_instead_of_token_url(token_server: FlowServer,
                                                     tmp_path: Any) -> None:
     key_file = tmp_path / "pkjwt.pem"
     key_file.write_bytes(token_server.rsa.private_pem())
-    profile = jb.Profile.from_mapping("svc", {
+    profile = Profile.from_mapping("svc", {
         "issuer": token_server.url, "grant": "client-credentials", "client_id": "pkjwt",
         "client_auth": "private_key_jwt", "key": str(key_file), "scope": "api:read",
         "cache": "memory",
@@ -214,7 +217,7 @@ def test_a_profile_with_issuer_instead_of_token_url(token_server: FlowServer,
     assert jb.JWTValidator(issuer=token_server.url, audience=token_server.url
                            ).validate(token.access_token).subject == "pkjwt"
     with pytest.raises(jb.ConfigurationError, match="token_url"):
-        jb.Profile.from_mapping("both", {"issuer": token_server.url,
+        Profile.from_mapping("both", {"issuer": token_server.url,
                                          "token_url": token_server.token_url,
                                          "grant": "client-credentials"})
 
@@ -223,7 +226,7 @@ def test_a_jwt_bearer_profile_with_issuer_uses_it_as_aud(token_server: FlowServe
                                                          tmp_path: Any) -> None:
     key_file = tmp_path / "sf.pem"
     key_file.write_bytes(token_server.rsa.private_pem())
-    profile = jb.Profile.from_mapping("sf", {
+    profile = Profile.from_mapping("sf", {
         "issuer": token_server.url, "client_id": "sf", "subject": "alice@example.com",
         "key": str(key_file), "cache": "memory",
     })

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from jwtbearer.keys import SigningKey
+from jwtbearer.jose import SigningKey
 
 NODE_DIR = Path(__file__).resolve().parent / "node"
 RESOURCE = "https://api.example.com"

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 import jwtbearer as jb
 from jwtbearer.cli import app as cli_app
+from jwtbearer.errors import InvalidAudience
 
 
 def test_discovery_of_oidc_provider(oidc_provider: OIDCProvider) -> None:
@@ -49,7 +50,7 @@ def test_rs256_tokens_and_a_wrong_audience(oidc_provider: OIDCProvider) -> None:
     v = jb.JWTValidator(issuer=oidc_provider.issuer, audience=RSA_RESOURCE, typ="at+jwt",
                         algorithms=["RS256"])
     assert v.validate(token).key.alg == "RS256"
-    with pytest.raises(jb.InvalidAudience) as info:
+    with pytest.raises(InvalidAudience) as info:
         jb.JWTValidator(issuer=oidc_provider.issuer, audience=RESOURCE).validate(token)
     assert info.value.actual == RSA_RESOURCE
     parsed = jb.JWTUtil.validate_jwt_with_keys_endpoint(token, f"{oidc_provider.issuer}/jwks")

@@ -9,7 +9,8 @@ import pytest
 from test_transport import RawServer, _http, _respond, _self_signed
 
 import jwtbearer as jb
-from jwtbearer import discovery
+from jwtbearer.client import discovery
+from jwtbearer.validation import JWKSCache
 
 
 def test_untrusted_certificates_are_refused_for_metadata_and_jwks(tmp_path: Path) -> None:
@@ -20,7 +21,7 @@ def test_untrusted_certificates_are_refused_for_metadata_and_jwks(tmp_path: Path
         with pytest.raises(jb.TransportError, match="certificate"):
             jb.discover(base)
         with pytest.raises(jb.TransportError, match="certificate"):
-            jb.JWKSCache(f"{base}/jwks").keys_for("k")
+            JWKSCache(f"{base}/jwks").keys_for("k")
 
         async def main() -> None:
             with pytest.raises(jb.TransportError, match=r"(?i)certificate"):

@@ -13,6 +13,7 @@ import jwtbearer as jb
 from jwtbearer.integrations import challenge
 from jwtbearer.integrations.asgi import BearerAuthMiddleware as ASGIMiddleware
 from jwtbearer.integrations.wsgi import BearerAuthMiddleware as WSGIMiddleware
+from jwtbearer.jose import sign_compact
 
 ISS, AUD = "https://issuer.example.com", "https://api.example.com"
 
@@ -24,7 +25,7 @@ def key() -> jb.SigningKey:
 
 def good(key: jb.SigningKey, **extra: Any) -> str:
     now = int(time.time())
-    return jb.sign_compact({"iss": ISS, "aud": AUD, "exp": now + 60, "scope": "a", **extra}, key)
+    return sign_compact({"iss": ISS, "aud": AUD, "exp": now + 60, "scope": "a", **extra}, key)
 
 
 def call_wsgi(app: Any, authorization: str | None, path: str = "/") -> tuple[str, dict[str, str],

@@ -9,20 +9,10 @@ import textwrap
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..diagnose import (
-    KNOWN_ERRORS,
-    Explanation,
-    Report,
-    duration,
-    explain_error,
-    inspect_assertion,
-    numeric_date,
-)
-from ..keys import VerifyingKey
 from ._common import (
     EXIT_CONFIG,
     EXIT_FAILED,
@@ -33,6 +23,13 @@ from ._common import (
     relative,
     when,
 )
+
+if TYPE_CHECKING:
+    from ..diagnose import (
+        Explanation,
+        Report,
+    )
+    from ..jose.keys import VerifyingKey
 
 __all__ = ["register"]
 
@@ -66,6 +63,7 @@ def _value(value: Any) -> str:
 
 def _time_note(name: str, claims: Mapping[str, Any], now: float) -> str:
     """The date and distance from now of a time claim; on exp, the lifetime too."""
+    from ..diagnose import duration, numeric_date
     seconds = numeric_date(claims[name]) if name in _TIME_CLAIMS else None
     if seconds is None:
         return ""
@@ -141,6 +139,7 @@ def inspect_command(
     jwk/x5c headers. With --key, --cert or --jwks the signature is verified too. The signature
     itself is never printed. Exits 1 when an error is found.
     """
+    from ..diagnose import inspect_assertion
     text = _read_arg(assertion, "assertion")
     keys: list[VerifyingKey] | None
     if jwks is not None and jwks.startswith(("https://", "http://")):
@@ -187,6 +186,7 @@ def explain_command(
     Knows the wording of Salesforce, Okta, Microsoft Entra ID (AADSTS codes), Auth0, PingOne
     and Google, and every RFC 6749 error code.
     """
+    from ..diagnose import KNOWN_ERRORS, explain_error
     if list_known:
         for k in KNOWN_ERRORS:
             out.print(f"{escape(k.provider):<30} {escape(' + '.join(k.needles))}")

@@ -10,16 +10,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .._fetch import get
 from ..errors import InvalidToken, JWSError, ResponseFormatError
-from ..jws import unverified_claims
-from ..keys import VerifyingKey, load_jwks
-from ..validation import JWTValidator
 from ._common import EXIT_FAILED, escape, fail, handled, out
+
+if TYPE_CHECKING:
+    from ..jose.keys import VerifyingKey
 
 __all__ = ["jwks_keys", "register", "verify_command"]
 
@@ -29,10 +28,13 @@ _MAX_INPUT = 256 * 1024
 def jwks_keys(value: str, *, allow_insecure_http: bool = False) -> list[VerifyingKey]:
     """The keys of a JWK Set given as an https:// URL (fetched under the transport rules) or a
     file path."""
+    from ..client import fetch
+    from ..jose.keys import load_jwks
+
     with handled():
         if value.startswith(("https://", "http://")):
-            fetched = get(value, http=None, timeout=10.0,
-                          allow_insecure_http=allow_insecure_http, what="JWKS")
+            fetched = fetch(value, http=None, timeout=10.0,
+                            allow_insecure_http=allow_insecure_http, what="JWKS")
             if fetched.status != 200:
                 raise ResponseFormatError(f"the JWKS at {value} answered HTTP {fetched.status}",
                                           status=fetched.status)
@@ -51,6 +53,8 @@ def jwks_keys(value: str, *, allow_insecure_http: bool = False) -> list[Verifyin
 
 def _audiences(given: list[str] | None, token: str) -> tuple[list[str], bool]:
     """The audiences to check and whether they came from the command line."""
+    from ..jose.jws import unverified_claims
+
     if given:
         return given, True
     try:
@@ -99,6 +103,8 @@ def verify_command(
     elif jwks is not None:
         keys = jwks_keys(jwks)
     result: dict[str, Any]
+    from ..validation import JWTValidator
+
     with handled():
         validator = JWTValidator(issuer=issuer, audience=audiences, jwks_uri=jwks_uri,
                                  keys=keys, typ=typ, leeway=leeway,

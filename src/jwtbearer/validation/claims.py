@@ -23,13 +23,20 @@ from ..errors import (
     MissingClaim,
     TokenNotYetValid,
 )
-from ..jws import _COMPACT, _checked_header, _decode, _malformed, _text, parse_json_object
-from ..keys import VerifyingKey
+from ..jose.jws import (
+    checked_header,
+    compact_text,
+    decode_segment,
+    malformed,
+    match_compact,
+    parse_json_object,
+)
+from ..jose.keys import VerifyingKey
 
 __all__ = ["ValidatedJWT"]
 
 _KEY_HEADERS = ("jku", "x5u", "jwk", "x5c")
-# JWSError texts of _checked_header that refuse a well-formed header (not a malformed one).
+# JWSError texts of checked_header that refuse a well-formed header (not a malformed one).
 _REFUSED_WORDS = ("is never accepted", "not a supported JWS algorithm", "crit header",
                   "b64 header")
 
@@ -79,7 +86,7 @@ class ValidatedJWT:
 
 @dataclass(frozen=True, slots=True)
 class Split:
-    """A token split once: segments and signing input (for ``_verify_segments``)."""
+    """A token split once: segments and signing input (for ``verify_split``)."""
 
     header: dict[str, Any]
     header_b64: str
@@ -92,12 +99,12 @@ def split(token: object, max_length: int) -> Split:
     """Split and vet the header; MalformedToken or InvalidSignature for a refused header."""
     try:
         if type(token) is not str or len(token) > max_length:
-            token = _text(token, max_length)
-        match = _COMPACT(token)
+            token = compact_text(token, max_length)
+        match = match_compact(token)
         if match is None:
-            raise _malformed(token)
+            raise malformed(token)
         header_b64, payload_b64, signature_b64 = match.group(1, 2, 3)
-        header = _checked_header(header_b64)
+        header = checked_header(header_b64)
     except JWSError as exc:
         message = str(exc)
         kind = InvalidSignature if any(w in message for w in _REFUSED_WORDS) else MalformedToken
@@ -115,7 +122,7 @@ def split(token: object, max_length: int) -> Split:
 
 def payload(parts: Split) -> dict[str, Any]:
     try:
-        return parse_json_object(_decode(parts.payload_b64), "JWT claims")
+        return parse_json_object(decode_segment(parts.payload_b64), "JWT claims")
     except JWSError as exc:
         raise MalformedToken(str(exc)) from None
 

@@ -27,9 +27,10 @@ from typing import Any
 import anyio
 import httpx
 
-from .._fetch import Fetched, aget, check_url, get
+from ..client import Fetched, afetch, fetch
+from ..client.transport import check_endpoint
 from ..errors import JWTBearerError, KeyLoadError, ResponseFormatError, TransportError
-from ..keys import VerifyingKey, load_jwks
+from ..jose.keys import VerifyingKey, load_jwks
 from ..token import Clock, system_clock
 
 __all__ = ["JWKSCache"]
@@ -40,7 +41,7 @@ _RSA_ALGS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512")
 _FAILURES = (TransportError, ResponseFormatError, KeyLoadError)
 
 
-def _select(keys: Sequence[VerifyingKey], kid: object) -> list[VerifyingKey]:
+def select(keys: Sequence[VerifyingKey], kid: object) -> list[VerifyingKey]:
     # As verify_compact chooses (RFC 7515 §4.1.4): the kid's keys, else the keys without a kid.
     if kid is None:
         return list(keys)
@@ -68,7 +69,7 @@ class JWKSCache:
         allow_insecure_http: bool = False,
         clock: Clock | None = None,
     ) -> None:
-        check_url(jwks_uri, allow_insecure_http=allow_insecure_http, what="JWKS")
+        check_endpoint(jwks_uri, allow_insecure_http, what="JWKS")
         if cooldown < 0 or max_age <= 0:
             raise ValueError("cooldown must be >= 0 and max_age > 0 (seconds)")
         self.jwks_uri = jwks_uri
@@ -101,8 +102,8 @@ class JWKSCache:
         if keys is None:
             return [], "missing"
         if now - self._fetched_at >= self.max_age:
-            return _select(keys, kid), "expired"
-        found = _select(keys, kid)
+            return select(keys, kid), "expired"
+        found = select(keys, kid)
         return found, (None if found else "unknown")
 
     def _may_fetch(self, reason: str, now: float) -> bool:
@@ -180,7 +181,7 @@ class JWKSCache:
             if self._may_fetch(reason, now):
                 self._begin(now)
                 try:
-                    fetched = get(self.jwks_uri, http=self._http, timeout=self._timeout,
+                    fetched = fetch(self.jwks_uri, http=self._http, timeout=self._timeout,
                                   allow_insecure_http=self._insecure, what="JWKS")
                 except _FAILURES as exc:
                     self._fail(exc, now)
@@ -203,7 +204,7 @@ class JWKSCache:
             if self._may_fetch(reason, now):
                 self._begin(now)
                 try:
-                    fetched = await aget(self.jwks_uri, http=self._async_http,
+                    fetched = await afetch(self.jwks_uri, http=self._async_http,
                                          timeout=self._timeout,
                                          allow_insecure_http=self._insecure, what="JWKS")
                 except _FAILURES as exc:

@@ -16,10 +16,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..assertion import JWT, REGISTERED_CLAIMS
 from ..errors import InvalidSignature, JWSError, KeyLoadError, UnknownKey
-from ..jws import MAX_TOKEN_LENGTH, _verify_segments
-from ..keys import SigningKey, VerifyingKey, default_key_store
+from ..jose.assertion import JWT, REGISTERED_CLAIMS
+from ..jose.jws import MAX_TOKEN_LENGTH, verify_split
+from ..jose.keys import SigningKey, VerifyingKey
+from ..jose.keystore import default_key_store
 from ..token import system_clock
 from .claims import Split, check_times, payload, show, split
 from .jwks import JWKSCache
@@ -72,7 +73,7 @@ def _verified(parts: Split, keys: VerifyingKey | list[VerifyingKey]) -> ParsedJW
         raise UnknownKey(f"no key with kid {show(kid)} at the keys endpoint", claim="kid",
                          expected="a published kid", actual=kid)
     try:
-        header, _ = _verify_segments(parts.header_b64, parts.payload_b64, parts.signature_b64,
+        header, _ = verify_split(parts.header_b64, parts.payload_b64, parts.signature_b64,
                                      parts.signing_input, keys)
     except JWSError as exc:
         raise InvalidSignature(str(exc)) from None

@@ -15,10 +15,10 @@ from typing import Any
 
 import httpx
 
-from ..discovery import ServerMetadata, adiscover, discover
+from ..client.discovery import ServerMetadata, adiscover, discover
 from ..errors import ConfigurationError, InvalidSignature, JWSError, UnknownKey
-from ..jws import MAX_TOKEN_LENGTH, _verify_segments
-from ..keys import ALGORITHMS, SigningKey, VerifyingKey, load_jwks
+from ..jose.jws import MAX_TOKEN_LENGTH, verify_split
+from ..jose.keys import ALGORITHMS, SigningKey, VerifyingKey, load_jwks
 from ..token import Clock, system_clock
 from .claims import (
     Split,
@@ -31,7 +31,7 @@ from .claims import (
     show,
     split,
 )
-from .jwks import JWKSCache, _select
+from .jwks import JWKSCache, select
 
 __all__ = ["JWTValidator"]
 
@@ -152,7 +152,7 @@ class JWTValidator:
 
     def _keys(self, kid: object) -> list[VerifyingKey]:
         if self._static is not None:
-            return _select(self._static, kid)
+            return select(self._static, kid)
         cache = self.jwks
         if cache is None:
             metadata = discover(self.issuer, http=self._http, timeout=self._timeout,
@@ -162,7 +162,7 @@ class JWTValidator:
 
     async def _akeys(self, kid: object) -> list[VerifyingKey]:
         if self._static is not None:
-            return _select(self._static, kid)
+            return select(self._static, kid)
         cache = self.jwks
         if cache is None:
             metadata = await adiscover(self.issuer, http=self._async_http,
@@ -197,7 +197,7 @@ class JWTValidator:
                 "issuer does not publish", claim="kid", expected="a published kid", actual=kid,
             )
         try:
-            header, key = _verify_segments(parts.header_b64, parts.payload_b64,
+            header, key = verify_split(parts.header_b64, parts.payload_b64,
                                            parts.signature_b64, parts.signing_input, keys)
         except JWSError as exc:
             raise InvalidSignature(str(exc), claim=None) from None
