@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ..errors import InvalidToken, JWSError, ResponseFormatError
-from ._common import EXIT_FAILED, escape, fail, handled, out
+from ._common import EXIT_FAILED, escape, fail, handled, load_verifying_keys, out
 
 if TYPE_CHECKING:
     from ..jose.keys import VerifyingKey
@@ -40,11 +40,8 @@ def jwks_keys(value: str, *, allow_insecure_http: bool = False) -> list[Verifyin
                                           status=fetched.status)
             keys = load_jwks(fetched.json_object("JWK Set"))
         else:
-            try:
-                text = Path(value).expanduser().read_text(encoding="utf-8")
-            except OSError as exc:
-                fail(f"cannot read {value}: {exc.strerror or exc}")
-            keys = load_jwks(text)
+            return load_verifying_keys(key=None, cert=None,
+                                       jwks=Path(value).expanduser()) or []
         if not keys:
             fail(f"{value} holds no signing key")
         return keys

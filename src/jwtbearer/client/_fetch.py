@@ -16,13 +16,14 @@ import httpx
 from .._flow import Deadline
 from ..errors import JWSError, ResponseFormatError
 from ..jose.jws import parse_json_object
-from .protocol import BodyReader
 from .transport import (
     ACCEPT_ENCODING,
     HTTP_FAILURES,
     Watchdog,
+    aread_body,
     check_endpoint,
     default_transports,
+    read_body,
     transport_error,
 )
 
@@ -52,11 +53,6 @@ class Fetched:
             ) from None
 
 
-def _reader(response: httpx.Response, host: str) -> BodyReader:
-    encoding = None if response.is_stream_consumed else response.headers.get("content-encoding")
-    return BodyReader(encoding, host=host, content_length=response.headers.get("content-length"))
-
-
 def fetch(url: str, *, http: httpx.Client | None, timeout: float, allow_insecure_http: bool,
         what: str) -> Fetched:
     """GET ``url`` under the transport rules (sync); ``http`` is left open."""
@@ -75,14 +71,8 @@ def fetch(url: str, *, http: httpx.Client | None, timeout: float, allow_insecure
             response = client.send(request, stream=True, follow_redirects=False, auth=None)
             try:
                 watchdog.watch(response.extensions.get("network_stream"))
-                reader = _reader(response, host)
-                if response.is_stream_consumed:
-                    reader.feed(response.content)
-                else:
-                    for chunk in response.iter_raw():
-                        reader.feed(chunk)
-                        deadline.check()
-                return Fetched(url, response.status_code, response.headers, reader.finish())
+                body = read_body(response, host, deadline)
+                return Fetched(url, response.status_code, response.headers, body)
             finally:
                 response.close()
     except HTTP_FAILURES as exc:
@@ -110,14 +100,8 @@ async def afetch(url: str, *, http: httpx.AsyncClient | None, timeout: float,
                 response = await client.send(request, stream=True, follow_redirects=False,
                                              auth=None)
                 try:
-                    reader = _reader(response, host)
-                    if response.is_stream_consumed:
-                        reader.feed(response.content)
-                    else:
-                        async for chunk in response.aiter_raw():
-                            reader.feed(chunk)
-                            deadline.check()
-                    return Fetched(url, response.status_code, response.headers, reader.finish())
+                    body = await aread_body(response, host, deadline)
+                    return Fetched(url, response.status_code, response.headers, body)
                 finally:
                     await response.aclose()
             finally:

@@ -27,7 +27,14 @@ from .client_auth import ClientAuth, NoClientAuth
 from .grants import AuthorizationCode, ClientCredentials, Grant, JWTBearer, RefreshToken
 from .protocol import RetryPolicy, TokenRequest
 from .sources import AsyncEndpointSource, EndpointSource
-from .transport import HTTP_FAILURES, Watchdog, default_transports, transport_error
+from .transport import (
+    HTTP_FAILURES,
+    Watchdog,
+    aread_body,
+    default_transports,
+    read_body,
+    transport_error,
+)
 
 __all__ = ["AsyncTokenClient", "TokenClient"]
 
@@ -139,14 +146,8 @@ class TokenClient(ClientBase):
                                            auth=None)
                 try:
                     watchdog.watch(response.extensions.get("network_stream"))
-                    reader = self._reader(response)
-                    if response.is_stream_consumed:
-                        reader.feed(response.content)
-                    else:
-                        for chunk in response.iter_raw():
-                            reader.feed(chunk)
-                            deadline.check()
-                    return response.status_code, response.headers, reader.finish()
+                    body = read_body(response, self._host, deadline)
+                    return response.status_code, response.headers, body
                 finally:
                     response.close()
         except HTTP_FAILURES as exc:
@@ -257,14 +258,8 @@ class AsyncTokenClient(ClientBase):
                         http_request, stream=True, follow_redirects=False, auth=None
                     )
                     try:
-                        reader = self._reader(response)
-                        if response.is_stream_consumed:
-                            reader.feed(response.content)
-                        else:
-                            async for chunk in response.aiter_raw():
-                                reader.feed(chunk)
-                                deadline.check()
-                        return response.status_code, response.headers, reader.finish()
+                        body = await aread_body(response, self._host, deadline)
+                        return response.status_code, response.headers, body
                     finally:
                         await response.aclose()
                 finally:

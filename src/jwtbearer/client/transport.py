@@ -21,14 +21,18 @@ import httpx
 
 from .._flow import Deadline, DeadlineExceeded
 from ..errors import ConfigurationError, TransportError, redact
+from .protocol import BodyReader
 
 __all__ = [
     "ACCEPT_ENCODING",
     "HTTP_FAILURES",
     "Watchdog",
+    "aread_body",
+    "body_reader",
     "check_endpoint",
     "check_timeout",
     "default_transports",
+    "read_body",
     "set_default_transports",
     "transport_error",
 ]
@@ -192,3 +196,35 @@ class Watchdog:
         with self._lock:
             self._done = True
         self._timer.cancel()
+
+
+def body_reader(response: httpx.Response, host: str) -> BodyReader:
+    """A capped reader for the body of ``response`` (:class:`~.protocol.BodyReader`)."""
+    # A response built in memory (a mock transport) arrives already read and decoded.
+    encoding = None if response.is_stream_consumed else response.headers.get("content-encoding")
+    return BodyReader(encoding, host=host, content_length=response.headers.get("content-length"))
+
+
+def read_body(response: httpx.Response, host: str, deadline: Deadline) -> bytes:
+    """The body of a streamed response, capped and decompressed, the deadline checked between
+    chunks (sync)."""
+    reader = body_reader(response, host)
+    if response.is_stream_consumed:
+        reader.feed(response.content)
+    else:
+        for chunk in response.iter_raw():
+            reader.feed(chunk)
+            deadline.check()
+    return reader.finish()
+
+
+async def aread_body(response: httpx.Response, host: str, deadline: Deadline) -> bytes:
+    """The async twin of :func:`read_body`."""
+    reader = body_reader(response, host)
+    if response.is_stream_consumed:
+        reader.feed(response.content)
+    else:
+        async for chunk in response.aiter_raw():
+            reader.feed(chunk)
+            deadline.check()
+    return reader.finish()
