@@ -297,3 +297,24 @@ def test_client_cert_header_cannot_be_forged(server: Server) -> None:
     response = httpx.post(server.token_url, data={"grant_type": "client_credentials"},
                           auth=("plain", SECRET), headers={CLIENT_CERT[1:]: "x"})
     assert response.status_code == 200
+
+
+def test_jwt_validator_checks_the_proof_against_cnf(server: Server) -> None:
+    dpop = jb.DPoP()
+    token = server.client("bound", dpop=dpop).client_credentials().access_token
+    validator = jb.JWTValidator(issuer=server.url, audience=server.url, typ="at+jwt",
+                                keys=server.endpoint.config.signing_key.verifying_key())
+    api = "https://api.example/orders?page=2"
+    ok = validator.validate(token, dpop_proof=dpop.proof("GET", api, access_token=token),
+                            htm="GET", htu=api)
+    assert ok.claims["cnf"] == {"jkt": dpop.jkt}
+    for proof, why in ((None, "needs the request's DPoP proof"),
+                       (jb.DPoP().proof("GET", api, access_token=token), "another key"),
+                       (dpop.proof("GET", api), "ath"),
+                       (dpop.proof("POST", api, access_token=token), "htm")):
+        with pytest.raises(jb.InvalidToken, match=why):
+            validator.validate(token, dpop_proof=proof, htm="GET", htu=api)
+    bearer = server.client("plain").client_credentials().access_token
+    with pytest.raises(jb.InvalidToken, match="not DPoP-bound"):
+        validator.validate(bearer, dpop_proof=dpop.proof("GET", api, access_token=bearer),
+                           htm="GET", htu=api)

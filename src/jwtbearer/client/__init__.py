@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from .._lazy import lazy
 
 if TYPE_CHECKING:
+    from ._fetch import Fetched, afetch, fetch
     from .client_auth import (
         ClientAuth,
         ClientSecretBasic,
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
         SelfSignedTLSClientAuth,
         TLSClientAuth,
     )
+    from .discovery import ServerMetadata, adiscover, discover
     from .exchange import AsyncJWTBearerTokenExchange, JWTBearerTokenExchange
     from .grants import PKCE, AuthorizationCode, ClientCredentials, Grant, JWTBearer, RefreshToken
     from .protocol import RetryPolicy
@@ -38,9 +40,11 @@ __getattr__, __dir__ = lazy(__name__, {
     **dict.fromkeys(("PKCE", "AuthorizationCode", "ClientCredentials", "Grant", "JWTBearer",
                      "RefreshToken"), ".grants"),
     "RetryPolicy": ".protocol",
+    **dict.fromkeys(("ServerMetadata", "adiscover", "discover"), ".discovery"),
+    **dict.fromkeys(("Fetched", "afetch", "fetch"), "._fetch"),
     **dict.fromkeys(("AsyncEndpointSource", "EndpointSource"), ".sources"),
     **dict.fromkeys(("AsyncTokenClient", "TokenClient"), ".token_client"),
-}, globals(), ("client_auth", "exchange", "grants", "protocol", "response", "sources",
+}, globals(), ("client_auth", "discovery", "exchange", "grants", "protocol", "response", "sources",
                "token_client", "transport"))
 
 __all__ = [
@@ -55,6 +59,7 @@ __all__ = [
     "ClientSecretJWT",
     "ClientSecretPost",
     "EndpointSource",
+    "Fetched",
     "Grant",
     "JWTBearer",
     "JWTBearerTokenExchange",
@@ -63,6 +68,11 @@ __all__ = [
     "RefreshToken",
     "RetryPolicy",
     "SelfSignedTLSClientAuth",
+    "ServerMetadata",
     "TLSClientAuth",
     "TokenClient",
+    "adiscover",
+    "afetch",
+    "discover",
+    "fetch",
 ]

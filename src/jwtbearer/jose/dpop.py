@@ -17,18 +17,24 @@ import secrets
 import threading
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit, urlunsplit
 
-from ..errors import ConfigurationError
-from ._b64 import b64url_encode
+from ..errors import ConfigurationError, JWSError, KeyLoadError
+from ._b64 import b64url_decode, b64url_encode
+from .jws import parse_json_object, verify_compact
 from .keys import SigningKey, VerifyingKey
 
-__all__ = ["DPOP_ALGS", "DPoP", "DPoPKey", "access_token_hash", "htu_of", "jwk_thumbprint"]
+__all__ = ["DPOP_ALGS", "PROOF_MAX_AGE", "DPoP", "DPoPKey", "InvalidProof", "VerifiedProof",
+           "access_token_hash", "htu_of", "jwk_thumbprint", "verify_proof"]
 
 #: Asymmetric JWS algorithms a proof may use (RFC 9449 §4.2: never ``none`` nor a MAC).
 DPOP_ALGS = ("ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
              "EdDSA")
+#: How old a proof may be (plus the leeway); RFC 9449 §11.1 asks for a short window.
+PROOF_MAX_AGE = 60
+_MAX_PROOF = 8 * 1024
 _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 _DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True).encode
 
@@ -159,3 +165,72 @@ class DPoP:
 
     def __repr__(self) -> str:
         return f"DPoP(alg={self.key.alg!r}, jkt={self.jkt!r})"
+
+
+class InvalidProof(JWSError):
+    """A DPoP proof is refused (RFC 9449 §4.3); the message says which check failed."""
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedProof:
+    """A proof that passed :func:`verify_proof`: its key's thumbprint and its claims."""
+
+    jkt: str
+    claims: Mapping[str, Any]
+
+
+def verify_proof(proof: object, *, htm: str, htu: str, now: float, leeway: float = 30,
+                 access_token: str | None = None) -> VerifiedProof:
+    """Check a ``DPoP`` header (RFC 9449 §4.3): a compact JWS with ``typ: dpop+jwt``, an
+    asymmetric ``alg``, a *public* ``jwk`` that verifies the signature, ``htm`` and ``htu`` of
+    this request, ``iat`` within :data:`PROOF_MAX_AGE` plus ``leeway``, a ``jti``, and ``ath``
+    when ``access_token`` is given. The ``jti`` replay check and nonces are the caller's."""
+    if not isinstance(proof, str) or len(proof) > _MAX_PROOF or proof.count(".") != 2:
+        raise InvalidProof("the DPoP header is not a compact JWS (RFC 9449 §4.2)")
+    try:
+        header = parse_json_object(b64url_decode(proof.split(".", 1)[0]), "DPoP header")
+    except JWSError as exc:
+        raise InvalidProof(f"the DPoP proof header is unreadable: {exc}") from None
+    if header.get("typ") != "dpop+jwt":
+        raise InvalidProof("the DPoP proof must have typ dpop+jwt (RFC 9449 §4.2)")
+    alg = header.get("alg")
+    if alg not in DPOP_ALGS:
+        raise InvalidProof(f"the DPoP proof alg must be one of {', '.join(DPOP_ALGS)}")
+    jwk = header.get("jwk")
+    if not isinstance(jwk, dict):
+        raise InvalidProof("the DPoP proof needs the public key in its jwk header (RFC 9449 §4.2)")
+    try:
+        key = VerifyingKey.from_jwk(public_members(jwk), alg=alg)
+    except ConfigurationError:
+        raise InvalidProof("the DPoP proof's jwk holds a private key: send the public key only "
+                           "(RFC 9449 §4.2)") from None
+    except KeyLoadError as exc:
+        raise InvalidProof(f"the DPoP proof's jwk is not a usable public key: {exc}") from None
+    try:
+        claims = verify_compact(proof, key, max_length=_MAX_PROOF).claims()
+    except JWSError as exc:
+        raise InvalidProof(f"the DPoP proof does not verify with its own jwk: {exc}") from None
+    _check_claims(claims, htm, htu, now, leeway, access_token)
+    return VerifiedProof(jkt=key.thumbprint(), claims=claims)
+
+
+def _check_claims(claims: Mapping[str, Any], htm: str, htu: str, now: float, leeway: float,
+                  access_token: str | None) -> None:
+    jti, iat = claims.get("jti"), claims.get("iat")
+    if not isinstance(jti, str) or not jti or len(jti) > 256:
+        raise InvalidProof("the DPoP proof needs a jti (RFC 9449 §4.2)")
+    if claims.get("htm") != htm:
+        raise InvalidProof(f"the DPoP proof is for method {str(claims.get('htm'))[:16]!r}, not "
+                           f"{htm} (htm, RFC 9449 §4.3)")
+    sent_htu = claims.get("htu")
+    if not isinstance(sent_htu, str) or htu_of(sent_htu) != htu_of(htu):
+        raise InvalidProof(f"the DPoP proof is for {str(sent_htu)[:120]!r}, not {htu_of(htu)} "
+                           "(htu, RFC 9449 §4.3)")
+    if isinstance(iat, bool) or not isinstance(iat, (int, float)):
+        raise InvalidProof("the DPoP proof needs iat, a NumericDate")
+    if not now - PROOF_MAX_AGE - leeway <= iat <= now + leeway:
+        raise InvalidProof(f"the DPoP proof's iat is {int(now - iat)} s off this clock; a proof "
+                           f"is good for {PROOF_MAX_AGE} s (check the client's clock)")
+    if access_token is not None and claims.get("ath") != access_token_hash(access_token):
+        raise InvalidProof("the DPoP proof's ath is not the hash of this access token "
+                           "(RFC 9449 §4.3)")

@@ -19,7 +19,6 @@ variable, so the endpoint's methods keep their signatures and concurrent request
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import secrets
@@ -30,10 +29,9 @@ from dataclasses import dataclass
 from json.encoder import encode_basestring_ascii as _quote
 from typing import Any
 
-from ..errors import ConfigurationError, JWSError, KeyLoadError
-from ..jose.dpop import DPOP_ALGS, access_token_hash, htu_of, public_members
-from ..jose.jws import parse_json_object, verify_compact
-from ..jose.keys import SigningKey, VerifyingKey
+from ..jose.dpop import DPOP_ALGS, PROOF_MAX_AGE, InvalidProof, verify_proof
+from ..jose.dpop import VerifiedProof as Proof
+from ..jose.keys import SigningKey
 from .auth import CLIENT_CERT, certificate_thumbprint
 from .registry import Client
 from .replay import ReplayCache, ReplayCacheUnavailable
@@ -42,25 +40,10 @@ from .validation import Refusal
 __all__ = ["Binder", "Proof", "ProofChecker", "check_bound_token"]
 
 _NONCE_WINDOW = 300
-#: How old a proof may be (plus the leeway); RFC 9449 §11.1 asks for a short window.
-PROOF_MAX_AGE = 60
-_MAX_PROOF = 8 * 1024
 
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-@dataclass(frozen=True, slots=True)
-class Proof:
-    """A proof that passed: the key's thumbprint and its claims."""
-
-    jkt: str
-    claims: Mapping[str, Any]
 
 
 def _bad(description: str) -> Refusal:
@@ -89,54 +72,14 @@ class ProofChecker:
 
     def verify(self, proof: str, *, htm: str, htu: str, now: float,
                access_token: str | None = None) -> Proof:
-        """The proof's key and claims, or ``invalid_dpop_proof`` saying what is wrong.
-
-        Does not consume the ``jti``: :meth:`consume` does, once the request is accepted.
-        """
-        if len(proof) > _MAX_PROOF or proof.count(".") != 2:
-            raise _bad("the DPoP header is not a compact JWS (RFC 9449 §4.2)")
+        """The proof's key and claims (:func:`jwtbearer.jose.dpop.verify_proof`), or
+        ``invalid_dpop_proof`` saying what is wrong. The ``jti`` is used up by :meth:`consume`,
+        once the request is accepted."""
         try:
-            header = parse_json_object(_unb64(proof.split(".", 1)[0]), "DPoP header")
-        except (JWSError, binascii.Error, ValueError) as exc:
-            raise _bad(f"the DPoP proof header is unreadable: {exc}") from None
-        if header.get("typ") != "dpop+jwt":
-            raise _bad("the DPoP proof must have typ dpop+jwt (RFC 9449 §4.2)")
-        alg = header.get("alg")
-        if alg not in DPOP_ALGS:
-            raise _bad(f"the DPoP proof alg must be one of {', '.join(DPOP_ALGS)}")
-        jwk = header.get("jwk")
-        if not isinstance(jwk, dict):
-            raise _bad("the DPoP proof needs the public key in its jwk header (RFC 9449 §4.2)")
-        try:
-            key = VerifyingKey.from_jwk(public_members(jwk), alg=alg)
-        except ConfigurationError:
-            raise _bad("the DPoP proof's jwk holds a private key: send the public key only "
-                       "(RFC 9449 §4.2)") from None
-        except KeyLoadError as exc:
-            raise _bad(f"the DPoP proof's jwk is not a usable public key: {exc}") from None
-        try:
-            claims = verify_compact(proof, key, max_length=_MAX_PROOF).claims()
-        except JWSError as exc:
-            raise _bad(f"the DPoP proof does not verify with its own jwk: {exc}") from None
-        jti, iat = claims.get("jti"), claims.get("iat")
-        if not isinstance(jti, str) or not jti or len(jti) > 256:
-            raise _bad("the DPoP proof needs a jti (RFC 9449 §4.2)")
-        if claims.get("htm") != htm:
-            raise _bad(f"the DPoP proof is for method {str(claims.get('htm'))[:16]!r}, not "
-                       f"{htm} (htm, RFC 9449 §4.3)")
-        sent_htu = claims.get("htu")
-        if not isinstance(sent_htu, str) or htu_of(sent_htu) != htu_of(htu):
-            raise _bad(f"the DPoP proof is for {str(sent_htu)[:120]!r}, not {htu_of(htu)} "
-                       "(htu, RFC 9449 §4.3)")
-        if isinstance(iat, bool) or not isinstance(iat, (int, float)):
-            raise _bad("the DPoP proof needs iat, a NumericDate")
-        if not now - PROOF_MAX_AGE - self._leeway <= iat <= now + self._leeway:
-            raise _bad(f"the DPoP proof's iat is {int(now - iat)} s off this server's clock; "
-                       f"a proof is good for {PROOF_MAX_AGE} s (check the client's clock)")
-        if access_token is not None and claims.get("ath") != access_token_hash(access_token):
-            raise _bad("the DPoP proof's ath is not the hash of this access token "
-                       "(RFC 9449 §4.3)")
-        return Proof(jkt=key.thumbprint(), claims=claims)
+            return verify_proof(proof, htm=htm, htu=htu, now=now, leeway=self._leeway,
+                                access_token=access_token)
+        except InvalidProof as exc:
+            raise _bad(str(exc)) from None
 
     def require_nonce(self, proof: Proof, now: float) -> None:
         """``use_dpop_nonce`` with a fresh nonce unless the proof carries a current one."""
