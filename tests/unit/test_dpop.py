@@ -152,3 +152,19 @@ def test_sender_constraint_keys_are_checked() -> None:
                 dpop_nonce="yes")
     with pytest.raises(ServerConfigError, match="IP address"):
         _client(token_endpoint_auth_method="tls_client_auth", tls_client_auth_san_ip="nope")
+
+
+def test_mtls_endpoint_alias_from_metadata() -> None:
+    from jwtbearer.client.discovery import ServerMetadata, client_arguments
+
+    metadata = ServerMetadata.from_document({
+        "issuer": "https://as.example", "token_endpoint": "https://as.example/token",
+        "mtls_endpoint_aliases": {"token_endpoint": "https://mtls.as.example/token"},
+        "token_endpoint_auth_methods_supported": ["tls_client_auth", "client_secret_basic"],
+    })
+    assert client_arguments(jb.TLSClientAuth("c"), metadata)[0] == "https://mtls.as.example/token"
+    basic = jb.ClientSecretBasic("c", "s")
+    assert client_arguments(basic, metadata)[0] == "https://as.example/token"
+    assert client_arguments(basic, metadata, mtls=True)[0] == "https://mtls.as.example/token"
+    with pytest.raises(jb.ConfigurationError, match="self_signed_tls_client_auth"):
+        client_arguments(jb.SelfSignedTLSClientAuth("c"), metadata)
