@@ -4,12 +4,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: demo test lint typecheck pytest bench redis-server clean
+.PHONY: demo test lint typecheck pytest bench redis-server softhsm2 clean
 
 demo: $(VENV)/.installed-server
 	$(BIN)/jwtbearer demo
 
-test: $(VENV)/.installed-dev redis-server lint typecheck pytest
+test: $(VENV)/.installed-dev redis-server softhsm2 lint typecheck pytest
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests bench
@@ -17,10 +17,10 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy --strict src
 
-pytest: $(VENV)/.installed-dev redis-server
+pytest: $(VENV)/.installed-dev redis-server softhsm2
 	$(BIN)/python -m pytest
 
-bench: $(VENV)/.installed-bench redis-server
+bench: $(VENV)/.installed-bench redis-server softhsm2
 	$(BIN)/python bench/sign.py
 	$(BIN)/python bench/cache.py
 	$(BIN)/python bench/server.py
@@ -49,6 +49,15 @@ redis-server:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server >/dev/null; }
 	@command -v redis-server >/dev/null 2>&1 || { echo "redis-server is missing and could not be installed"; exit 1; }
+
+# The PKCS#11 tests initialise their own SoftHSM2 token in a temporary directory; this only
+# makes sure SoftHSM2 (module and softhsm2-util) is there, installing the Debian package.
+softhsm2:
+	@command -v softhsm2-util >/dev/null 2>&1 || { \
+	  echo "installing softhsm2 (Debian package)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq softhsm2 >/dev/null; }
+	@command -v softhsm2-util >/dev/null 2>&1 || { echo "softhsm2 is missing and could not be installed"; exit 1; }
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

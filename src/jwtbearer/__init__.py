@@ -7,6 +7,8 @@ imported on their own.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 # Tokens and where they come from
 from .token import AsyncTokenSource, Clock, system_clock, Token, TokenSource
 
@@ -121,6 +123,14 @@ from .diagnose import (
     Report,
 )
 
+# Signers: keys that stay in a PKCS#11 token, AWS KMS or any signing service. Pkcs11Signer
+# (extra pkcs11) and AwsKmsSigner (extra aws) are imported on first use.
+from .signers import CallableSigner, Signer
+
+if TYPE_CHECKING:
+    from .signers.aws_kms import AwsKmsSigner
+    from .signers.pkcs11 import Pkcs11Signer
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -145,8 +155,10 @@ __all__ = [
     "AsyncTokenClient",
     "AsyncTokenSource",
     "AuthorizationCode",
+    "AwsKmsSigner",
     "BearerAuth",
     "CachedSource",
+    "CallableSigner",
     "ClientAuth",
     "ClientCredentials",
     "ClientSecretBasic",
@@ -173,6 +185,7 @@ __all__ = [
     "KnownError",
     "MemoryStore",
     "NoClientAuth",
+    "Pkcs11Signer",
     "PrivateKeyJWT",
     "Profile",
     "RateLimited",
@@ -183,6 +196,7 @@ __all__ = [
     "RetryPolicy",
     "SQLiteStore",
     "ServerError",
+    "Signer",
     "SigningKey",
     "StoreError",
     "StoreLockTimeout",
@@ -224,3 +238,12 @@ __all__ = [
     "unverified_header",
     "verify_compact",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """The optional signers, imported (with python-pkcs11 or boto3) when first used."""
+    if name in ("Pkcs11Signer", "AwsKmsSigner"):
+        from . import signers
+
+        return getattr(signers, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

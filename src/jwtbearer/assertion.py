@@ -14,7 +14,8 @@ from typing import Any
 
 from .errors import ConfigurationError, JWSError
 from .jws import b64url_decode, parse_json_object, sign_compact
-from .keys import SigningKey, default_key_store
+from .keys import SigningKey
+from .signers._protocol import RemoteSigner, Signer, as_signer
 from .token import Clock, system_clock
 
 __all__ = ["JWS", "JWT", "REGISTERED_CLAIMS", "make_assertion", "new_jti"]
@@ -60,7 +61,7 @@ def _check_additional(claims: Mapping[str, Any] | None) -> dict[str, Any]:
 
 def make_assertion(
     *,
-    key: SigningKey,
+    key: SigningKey | Signer,
     iss: str | None,
     sub: str | None,
     aud: str | Sequence[str] | None,
@@ -221,12 +222,8 @@ class JWT:
         )
 
 
-def _resolve_key(key: SigningKey | str) -> SigningKey:
-    if isinstance(key, SigningKey):
-        return key
-    if isinstance(key, str):
-        return default_key_store().get(key)
-    raise ConfigurationError("key must be a SigningKey or the name of a key in the key store")
+def _resolve_key(key: SigningKey | Signer | str) -> SigningKey | RemoteSigner:
+    return as_signer(key)
 
 
 _TIME_CLAIMS = ("exp", "nbf", "iat")
@@ -281,7 +278,7 @@ class JWS:
     def __init__(
         self,
         payload: JWT | str,
-        key: SigningKey | str,
+        key: SigningKey | Signer | str,
         *,
         x5t_s256: bool = False,
         clock: Clock | None = None,

@@ -16,7 +16,8 @@ from urllib.parse import quote_plus
 
 from .assertion import make_assertion
 from .errors import ConfigurationError
-from .keys import SigningKey, default_key_store
+from .keys import SigningKey
+from .signers._protocol import RemoteSigner, Signer, as_signer
 
 __all__ = [
     "CLIENT_ASSERTION_TYPE",
@@ -121,7 +122,12 @@ class ClientSecretPost:
 
 
 def _assertion_fields(
-    key: SigningKey, client_id: str, audience: str | None, lifetime: int, endpoint: str, now: float
+    key: SigningKey | RemoteSigner,
+    client_id: str,
+    audience: str | None,
+    lifetime: int,
+    endpoint: str,
+    now: float,
 ) -> Fields:
     # RFC 7523 §3: iss and sub are the client id; aud identifies the server (its token endpoint
     # URL unless the server documents its issuer instead); a fresh jti per assertion.
@@ -179,22 +185,17 @@ class PrivateKeyJWT:
     """
 
     client_id: str
-    key: SigningKey | str
+    key: SigningKey | Signer | str
     audience: str | None = None
     lifetime: int = 60
-    _key: SigningKey = field(init=False, repr=False, compare=False)
+    _key: SigningKey | RemoteSigner = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         _text(self.client_id, "client_id")
         _lifetime(self.lifetime)
         if self.audience is not None:
             _text(self.audience, "audience")
-        if isinstance(self.key, str):
-            resolved = default_key_store().get(self.key)
-        elif isinstance(self.key, SigningKey):
-            resolved = self.key
-        else:
-            raise ConfigurationError("key must be a SigningKey or the name of a stored key")
+        resolved = as_signer(self.key)
         if resolved.is_symmetric:
             raise ConfigurationError(
                 "private_key_jwt needs an asymmetric key; for a shared secret use ClientSecretJWT"

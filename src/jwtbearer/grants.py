@@ -18,7 +18,8 @@ from .assertion import JWS, JWT
 from .client_auth import AUTH_FIELDS
 from .errors import ConfigurationError, JWSError, redact
 from .jws import b64url_encode, sign_compact, unverified_claims
-from .keys import SigningKey, default_key_store
+from .keys import SigningKey
+from .signers._protocol import RemoteSigner, Signer, as_signer
 
 __all__ = [
     "AUTHORIZATION_CODE_GRANT",
@@ -105,10 +106,12 @@ class JWTBearer:
     """
 
     assertion: JWT | JWS | str
-    key: SigningKey | str | None = None
+    key: SigningKey | Signer | str | None = None
     scope: str | None = None
     grant_type: str = field(default=JWT_BEARER_GRANT, init=False)
-    _key: SigningKey | None = field(init=False, repr=False, compare=False, default=None)
+    _key: SigningKey | RemoteSigner | None = field(
+        init=False, repr=False, compare=False, default=None
+    )
 
     def __post_init__(self) -> None:
         _set(self, "scope", _scope(self.scope))
@@ -129,15 +132,12 @@ class JWTBearer:
             return
         if not isinstance(self.assertion, JWT):
             raise ConfigurationError("assertion must be a JWT, a JWS or a compact JWS string")
-        if isinstance(self.key, SigningKey):
-            _set(self, "_key", self.key)
-        elif isinstance(self.key, str):
-            _set(self, "_key", default_key_store().get(self.key))
-        else:
+        if self.key is None:
             raise ConfigurationError(
-                "a JWT needs key=: a SigningKey or the name of a key in the key store "
+                "a JWT needs key=: a SigningKey, a signer or the name of a key in the key store "
                 "(`jwtbearer keys create NAME`)"
             )
+        _set(self, "_key", as_signer(self.key))
 
     def _signed(self, token_endpoint: str, now: float) -> str:
         source = self.assertion

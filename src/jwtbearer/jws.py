@@ -19,10 +19,13 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigurationError, JWSError
 from .keys import ALGORITHMS, SigningKey, VerifyingKey
+
+if TYPE_CHECKING:
+    from .signers._protocol import RemoteSigner, Signer
 
 __all__ = [
     "MAX_TOKEN_LENGTH",
@@ -183,8 +186,17 @@ def parse_json_object(data: bytes | str, what: str = "JSON") -> dict[str, Any]:
     return value
 
 
+def _as_signer(key: object) -> SigningKey | RemoteSigner:
+    from .signers._protocol import as_signer  # deferred: signers imports keys, as this does
+
+    return as_signer(key)
+
+
 def _header_segment(
-    key: SigningKey, headers: Mapping[str, Any] | None, typ: str | None, x5t_s256: bool
+    key: SigningKey | RemoteSigner,
+    headers: Mapping[str, Any] | None,
+    typ: str | None,
+    x5t_s256: bool,
 ) -> bytes:
     """The encoded header followed by '.', built once per key and options."""
     cache_key: Any = (typ, x5t_s256, None if headers is None else tuple(sorted(headers.items())))
@@ -221,7 +233,7 @@ def _header_segment(
 
 def sign_compact(
     payload: Mapping[str, Any] | bytes | str,
-    key: SigningKey,
+    key: SigningKey | Signer,
     *,
     headers: Mapping[str, Any] | None = None,
     typ: str | None = "JWT",
@@ -233,10 +245,16 @@ def sign_compact(
     one) plus ``x5t#S256`` when asked and any ``headers`` given.
     """
     if headers is None and not x5t_s256:
-        segment = key._plain_headers.get(typ)
+        try:
+            segment = key._plain_headers.get(typ)  # type: ignore[union-attr]
+        except AttributeError:  # a Signer of another kind
+            return sign_compact(payload, _as_signer(key), typ=typ)
         if segment is None:
-            segment = key._plain_headers[typ] = _header_segment(key, None, typ, False)
+            segment = key._plain_headers[typ] = _header_segment(  # type: ignore[union-attr]
+                _as_signer(key), None, typ, False
+            )
     else:
+        key = _as_signer(key)
         segment = _header_segment(key, headers, typ, x5t_s256)
     if type(payload) is dict:
         try:
@@ -255,12 +273,13 @@ def sign_compact(
     else:
         raise ConfigurationError("payload must be a mapping of claims, bytes or str")
     signing_input = segment + _b2a(body, newline=False).translate(_TO_URL).rstrip(b"=")
-    signature = _b2a(key._sign(signing_input), newline=False).translate(_TO_URL).rstrip(b"=")
+    sign = key._sign  # type: ignore[union-attr]
+    signature = _b2a(sign(signing_input), newline=False).translate(_TO_URL).rstrip(b"=")
     return (signing_input + b"." + signature).decode("ascii")
 
 
 def sign_with_header(
-    protected_header: bytes | str, payload: bytes | str, key: SigningKey
+    protected_header: bytes | str, payload: bytes | str, key: SigningKey | Signer
 ) -> str:
     """Sign ``payload`` under exactly the given protected header bytes (RFC 7515 §5.1).
 
@@ -272,6 +291,7 @@ def sign_with_header(
         else bytes(protected_header)
     )
     header = parse_json_object(raw_header, "JWS header")
+    key = _as_signer(key)
     if header.get("alg") != key.alg:
         raise JWSError(f"header alg {header.get('alg')!r} is not the key's {key.alg!r}")
     if "crit" in header or "b64" in header:

@@ -44,6 +44,8 @@ from .client_auth import (
 from .errors import ConfigurationError
 from .grants import ClientCredentials, JWTBearer
 from .keys import SigningKey, default_key_store
+from .signers._protocol import RemoteSigner
+from .signers._uri import is_signer_reference, signer_from_reference
 from .stores import MemoryStore, RedisStore, SQLiteStore, TokenStore
 from .token import Clock
 
@@ -196,10 +198,15 @@ class Profile:
             raise ConfigurationError(f"{self.where}: {what}: {path} is empty")
         return value
 
-    def signing_key(self) -> SigningKey:
-        """The profile's key: a key-store name, or a key file (relative to the profiles file)."""
+    def signing_key(self) -> SigningKey | RemoteSigner:
+        """The profile's key: a key-store name, a key file (relative to the profiles file), a
+        ``pkcs11:`` URI (PIN from ``key_password``) or a KMS key (``aws-kms:ID``, an ARN)."""
         if self.key is None:
             raise ConfigurationError(f"{self.where}: key is required for this profile")
+        if is_signer_reference(self.key):
+            pin = self.resolve_secret(self.key_password, "key_password") if self.key_password \
+                else None
+            return signer_from_reference(self.key, pin=pin)
         looks_like_path = "/" in self.key or os.sep in self.key or self.key.endswith(
             _KEY_SUFFIXES
         )

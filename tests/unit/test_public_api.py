@@ -27,6 +27,7 @@ PUBLIC = sorted(
     parse_json_object parse_retry_after parse_token_response profile profiles_path redact
     sign_compact sign_with_header store_key system_clock unverified_claims unverified_header
     verify_compact
+    AwsKmsSigner CallableSigner Pkcs11Signer Signer
     """.split()
 )
 
@@ -53,3 +54,13 @@ def test_version_matches_the_installed_distribution() -> None:
     from importlib.metadata import version
 
     assert jwtbearer.__version__ == version("jwtbearer")
+
+
+def test_optional_signers_load_lazily() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, jwtbearer; assert 'pkcs11' not in sys.modules and 'boto3' not in "
+            "sys.modules; jwtbearer.Pkcs11Signer; assert 'pkcs11' in sys.modules; "
+            "jwtbearer.AwsKmsSigner")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

@@ -26,6 +26,8 @@ from ..errors import (
     redact,
 )
 from ..keys import KeyStore, SigningKey, VerifyingKey, default_key_store, load_jwks
+from ..signers._protocol import RemoteSigner
+from ..signers._uri import is_signer_reference, signer_from_reference
 
 #: Exit codes; documented in ``jwtbearer --help``.
 EXIT_OK = 0
@@ -129,9 +131,12 @@ def read_secret(*, env: str | None, file: Path | None, stdin: bool, what: str) -
 
 
 def load_signing_key(value: str, password: str | None = None,
-                     store: KeyStore | None = None) -> SigningKey:
-    """``--key``: a key-store name or a key file (PEM, PKCS#12, JWK)."""
+                     store: KeyStore | None = None) -> SigningKey | RemoteSigner:
+    """``--key``: a key-store name, a key file (PEM, PKCS#12, JWK), a ``pkcs11:`` URI or a
+    KMS key (``aws-kms:ID`` or its ARN)."""
     with handled():
+        if is_signer_reference(value):
+            return signer_from_reference(value, pin=password)
         if looks_like_path(value) or Path(value).is_file():
             return SigningKey.from_file(Path(value).expanduser(), password=password)
         return (store or default_key_store()).get(value)
