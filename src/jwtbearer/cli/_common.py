@@ -130,6 +130,12 @@ def read_secret(*, env: str | None, file: Path | None, stdin: bool, what: str) -
     return None
 
 
+def _token_reference(store: KeyStore, name: str) -> str | None:
+    from .pkcs11_keys import stored_reference
+
+    return None if looks_like_path(name) else stored_reference(store, name)
+
+
 def load_signing_key(value: str, password: str | None = None,
                      store: KeyStore | None = None) -> SigningKey | RemoteSigner:
     """``--key``: a key-store name, a key file (PEM, PKCS#12, JWK), a ``pkcs11:`` URI or a
@@ -137,6 +143,9 @@ def load_signing_key(value: str, password: str | None = None,
     with handled():
         if is_signer_reference(value):
             return signer_from_reference(value, pin=password)
+        on_token = _token_reference(store or default_key_store(), value)
+        if on_token is not None:
+            return signer_from_reference(on_token, pin=password)
         if looks_like_path(value) or Path(value).is_file():
             return SigningKey.from_file(Path(value).expanduser(), password=password)
         return (store or default_key_store()).get(value)
