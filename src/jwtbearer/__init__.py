@@ -127,6 +127,9 @@ from .diagnose import (
 # (extra pkcs11) and AwsKmsSigner (extra aws) are imported on first use.
 from .signers import CallableSigner, Signer
 
+# Workload identity: the platform's JWT as the client assertion (Kubernetes, Entra ID, GitHub)
+from .workload import ClientAssertionFile, GitHubActionsOIDC
+
 if TYPE_CHECKING:
     from .signers.aws_kms import AwsKmsSigner
     from .signers.pkcs11 import Pkcs11Signer
@@ -159,6 +162,7 @@ __all__ = [
     "BearerAuth",
     "CachedSource",
     "CallableSigner",
+    "ClientAssertionFile",
     "ClientAuth",
     "ClientCredentials",
     "ClientSecretBasic",
@@ -169,6 +173,7 @@ __all__ = [
     "EndpointSource",
     "Explanation",
     "Finding",
+    "GitHubActionsOIDC",
     "Grant",
     "InvalidClient",
     "InvalidGrant",

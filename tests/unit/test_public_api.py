@@ -27,7 +27,7 @@ PUBLIC = sorted(
     parse_json_object parse_retry_after parse_token_response profile profiles_path redact
     sign_compact sign_with_header store_key system_clock unverified_claims unverified_header
     verify_compact
-    AwsKmsSigner CallableSigner Pkcs11Signer Signer
+    AwsKmsSigner CallableSigner Pkcs11Signer Signer ClientAssertionFile GitHubActionsOIDC
     """.split()
 )
 
