@@ -48,6 +48,7 @@ from .signers._protocol import RemoteSigner
 from .signers._uri import is_signer_reference, signer_from_reference
 from .stores import MemoryStore, RedisStore, SQLiteStore, TokenStore
 from .token import Clock
+from .workload import check_client_assertion, workload_auth
 
 __all__ = [
     "CLIENT_AUTH_METHODS",
@@ -109,6 +110,10 @@ class Profile:
     key_password: str | None = None
     client_auth: str = "none"
     client_secret: str | None = None
+    client_assertion: str | None = None
+    """The platform's JWT as client assertion: ``"file:PATH"`` (a Kubernetes projected
+    token), ``"azure"`` (Entra ID workload identity) or ``"github-actions[:AUDIENCE]"`` (the
+    OIDC token's audience, default the token URL; Entra ID: ``api://AzureADTokenExchange``)."""
     scope: str | None = None
     lifetime: int = 300
     refresh_before: float = 60.0
@@ -156,6 +161,9 @@ class Profile:
                     f"{where}: {secret_key} holds a literal value; secrets do not belong in the "
                     'profiles file: give it as "env:VARIABLE" or "file:/path" instead'
                 )
+        if values.get("client_assertion") is not None:
+            check_client_assertion(where, values["client_assertion"], auth)
+            auth = "none"  # the assertion is the client authentication
         _check_requirements(where, grant, auth, values)
         if not str(values.get("cache", "sqlite")).startswith(("memory", "sqlite", "redis")):
             raise ConfigurationError(f'{where}: cache must be "memory", "sqlite", '
@@ -223,7 +231,10 @@ class Profile:
         (the command line passes a secret read from stdin this way)."""
         auth: ClientAuth
         client_id = self.client_id or ""
-        if self.client_auth in _NEEDS_SECRET:
+        if self.client_assertion is not None:
+            auth = workload_auth(self.client_assertion, client_id=self.client_id,
+                                 token_url=self.token_url, base_dir=self.base_dir)
+        elif self.client_auth in _NEEDS_SECRET:
             secret = client_secret
             if secret is None:
                 if self.client_secret is None:

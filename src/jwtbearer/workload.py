@@ -211,3 +211,41 @@ class GitHubActionsOIDC:
 
     def __repr__(self) -> str:
         return f"GitHubActionsOIDC(audience={self.audience!r}, client_id={self.client_id!r})"
+
+
+#: The forms of a profile's ``client_assertion``.
+CLIENT_ASSERTION_SOURCES = ('"file:PATH"', '"azure"', '"github-actions[:AUDIENCE]"')
+
+
+def check_client_assertion(where: str, reference: str, auth: str) -> None:
+    """Refuse a profile ``client_assertion`` that is none of the known forms, or that comes
+    with a client_auth other than the one it is (private_key_jwt, or none to imply it)."""
+    known = reference in ("azure", "github-actions") or (
+        reference.startswith(("file:", "github-actions:")) and not reference.endswith(":")
+    )
+    if not known:
+        raise ConfigurationError(
+            f"{where}: client_assertion must be {', '.join(CLIENT_ASSERTION_SOURCES)}, not "
+            f"{reference[:40]!r}"
+        )
+    if auth not in ("none", "private_key_jwt"):
+        raise ConfigurationError(
+            f"{where}: client_assertion is a client authentication of its own: drop "
+            f"client_auth {auth}"
+        )
+
+
+def workload_auth(
+    reference: str, *, client_id: str | None, token_url: str, base_dir: Path | None
+) -> ClientAssertionFile | GitHubActionsOIDC:
+    """The client authentication a profile's ``client_assertion`` names."""
+    if reference == "azure":
+        auth = ClientAssertionFile.from_env()
+        return auth if client_id is None else ClientAssertionFile(auth.path, client_id)
+    if reference == "github-actions" or reference.startswith("github-actions:"):
+        audience = reference.partition(":")[2] or token_url
+        return GitHubActionsOIDC(audience=audience, client_id=client_id)
+    path = Path(reference[len("file:"):]).expanduser()
+    if not path.is_absolute() and base_dir is not None:
+        path = base_dir / path
+    return ClientAssertionFile(path, client_id)

@@ -173,3 +173,25 @@ def test_reference_uri_and_repr_hide_the_pin(softhsm: SoftHsm,
         signer_from_reference(softhsm.uri("ES256"))
     with pytest.raises(jb.ConfigurationError, match="needs object"):
         signer_from_reference(f"pkcs11:token=x?module-path={softhsm.module}")
+
+
+def test_a_profile_names_a_key_on_the_token(softhsm: SoftHsm, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    key = signer(softhsm, "ES256")
+    monkeypatch.setenv("HSM_PIN", softhsm.pin)
+    with reference_server(tmp_path / "server", {"hsm-profile": key.public_jwk()}) as (_, url):
+        profiles = tmp_path / "profiles.toml"
+        profiles.write_text(f"""
+[profiles.hsm]
+token_url = "{url}"
+grant = "jwt-bearer"
+client_id = "hsm-profile"
+client_auth = "private_key_jwt"
+subject = "{SUBJECT}"
+key = "{softhsm.uri('ES256')}"
+key_password = "env:HSM_PIN"
+cache = "memory"
+allow_insecure_http = true
+""")
+        assert jb.profile("hsm", path=profiles).token().access_token
+    key.close()

@@ -200,3 +200,47 @@ def test_github_actions_errors(runner: RunnerTokenService,
     monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "t")
     with pytest.raises(jb.ConfigurationError, match="https"):
         auth.assertion(now=time.time())
+
+
+def test_profiles_use_workload_identity(runner: RunnerTokenService, tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    clients = {"k8s-svc": PLATFORM.public_jwk(), "gh-deployer": PLATFORM.public_jwk()}
+    with reference_server(tmp_path / "server", clients) as (_, url):
+        (tmp_path / "token").write_text(platform_token("k8s-svc", url))
+        profiles = tmp_path / "profiles.toml"
+        profiles.write_text(f"""
+[profiles.k8s]
+token_url = "{url}"
+grant = "client-credentials"
+client_id = "k8s-svc"
+client_assertion = "file:token"
+scope = "api:read"
+cache = "memory"
+allow_insecure_http = true
+
+[profiles.gh]
+token_url = "{url}"
+grant = "client-credentials"
+client_id = "gh-deployer"
+client_assertion = "github-actions"
+scope = "api:read"
+cache = "memory"
+allow_insecure_http = true
+""")
+        assert jb.profile("k8s", path=profiles).token().access_token
+        assert jb.profile("gh", path=profiles).token().access_token
+    assert runner.seen[0]["query"]["audience"] == [url]  # default: the token URL
+
+
+def test_profile_client_assertion_is_checked(tmp_path: Path) -> None:
+    base = {"token_url": "https://as.example/token", "grant": "client-credentials",
+            "client_id": "c"}
+    with pytest.raises(jb.ConfigurationError, match="client_assertion must be"):
+        jb.Profile.from_mapping("p", {**base, "client_assertion": "k8s"})
+    with pytest.raises(jb.ConfigurationError, match="drop client_auth client_secret_basic"):
+        jb.Profile.from_mapping("p", {**base, "client_assertion": "azure",
+                                      "client_auth": "client_secret_basic",
+                                      "client_secret": "env:X"})
+    made = jb.Profile.from_mapping("p", {**base, "client_assertion": "github-actions:api://Az"})
+    auth = made.token_client().auth
+    assert isinstance(auth, jb.GitHubActionsOIDC) and auth.audience == "api://Az"
