@@ -30,7 +30,7 @@ from jwtbearer.server.app import BackgroundServer, serve_config
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 SUBJECT = "alice@example.com"
-TOKEN_LABEL = "jwtbearer-test"
+TOKEN_LABEL = "jwtbearer"
 USER_PIN = "1234-user"
 SO_PIN = "5678-security-officer"
 _MODULE_PATHS = (
