@@ -24,6 +24,7 @@ bench: $(VENV)/.installed-bench redis-server softhsm2
 	$(BIN)/python bench/sign.py
 	$(BIN)/python bench/cache.py
 	$(BIN)/python bench/server.py
+	$(BIN)/python bench/hsm.py
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
