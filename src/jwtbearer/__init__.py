@@ -127,6 +127,16 @@ from .diagnose import (
 # (extra pkcs11) and AwsKmsSigner (extra aws) are imported on first use.
 from .signers import CallableSigner, Signer
 
+# Token exchange (RFC 8693)
+from .token_exchange import (
+    ACCESS_TOKEN_TYPE,
+    ID_TOKEN_TYPE,
+    JWT_TOKEN_TYPE,
+    REFRESH_TOKEN_TYPE,
+    TOKEN_EXCHANGE_GRANT,
+    TokenExchange,
+)
+
 # Workload identity: the platform's JWT as the client assertion (Kubernetes, Entra ID, GitHub)
 from .workload import ClientAssertionFile, GitHubActionsOIDC
 
@@ -137,21 +147,26 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 __all__ = [
+    "ACCESS_TOKEN_TYPE",
     "ALGORITHMS",
     "AUTHORIZATION_CODE_GRANT",
     "CLIENT_ASSERTION_TYPE",
     "CLIENT_AUTH_METHODS",
     "CLIENT_CREDENTIALS_GRANT",
     "GRANTS",
+    "ID_TOKEN_TYPE",
     "JWS",
     "JWT",
     "JWT_BEARER_GRANT",
+    "JWT_TOKEN_TYPE",
     "KNOWN_ERRORS",
     "MAX_RESPONSE_BYTES",
     "MAX_TOKEN_LENGTH",
     "PKCE",
     "REFRESH_TOKEN_GRANT",
+    "REFRESH_TOKEN_TYPE",
     "REGISTERED_CLAIMS",
+    "TOKEN_EXCHANGE_GRANT",
     "AsyncCachedSource",
     "AsyncEndpointSource",
     "AsyncJWTBearerTokenExchange",
@@ -209,6 +224,7 @@ __all__ = [
     "Token",
     "TokenClient",
     "TokenEndpointError",
+    "TokenExchange",
     "TokenRequest",
     "TokenSource",
     "TokenStore",

@@ -43,7 +43,9 @@ from .protocol import (
     build_token_request,
     parse_token_response,
 )
+from .signers._protocol import Signer
 from .token import Clock, Token, system_clock
+from .token_exchange import TokenExchange
 
 __all__ = ["AsyncEndpointSource", "AsyncTokenClient", "EndpointSource", "TokenClient"]
 
@@ -281,7 +283,7 @@ _RETRYABLE = (TransportError, TokenEndpointError, ResponseFormatError)
 _HTTP_FAILURES = (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, OSError, _Expired)
 
 
-def _jwt_bearer(jwt_or_assertion: JWT | JWS | str, key: SigningKey | str | None,
+def _jwt_bearer(jwt_or_assertion: JWT | JWS | str, key: SigningKey | Signer | str | None,
                 scope: str | None) -> JWTBearer:
     return JWTBearer(jwt_or_assertion, key=key, scope=scope)
 
@@ -318,7 +320,8 @@ class TokenClient(_ClientBase):
             limits=httpx.Limits(max_keepalive_connections=0),
         )
 
-    def jwt_bearer(self, jwt_or_assertion: JWT | JWS | str, key: SigningKey | str | None = None,
+    def jwt_bearer(self, jwt_or_assertion: JWT | JWS | str,
+                   key: SigningKey | Signer | str | None = None,
                    scope: str | None = None) -> Token:
         """JWT bearer grant (RFC 7523 §2.1); a JWT is signed with ``key`` for each attempt."""
         return self.request_token(_jwt_bearer(jwt_or_assertion, key, scope))
@@ -337,6 +340,11 @@ class TokenClient(_ClientBase):
     def refresh(self, refresh_token: str, scope: str | None = None) -> Token:
         """Refresh (RFC 6749 §6); the old refresh token is kept when no new one is issued."""
         return self.request_token(RefreshToken(refresh_token, scope))
+
+    def token_exchange(self, subject_token: str, subject_token_type: str,
+                       **options: Any) -> Token:
+        """Token exchange (RFC 8693 §2.1); ``options`` as for :class:`TokenExchange`."""
+        return self.request_token(TokenExchange(subject_token, subject_token_type, **options))
 
     def request_token(self, grant: Grant) -> Token:
         """Send ``grant``, retrying per the policy; a :class:`Token` or a typed error."""
@@ -422,7 +430,7 @@ class AsyncTokenClient(_ClientBase):
         )
 
     async def jwt_bearer(self, jwt_or_assertion: JWT | JWS | str,
-                         key: SigningKey | str | None = None,
+                         key: SigningKey | Signer | str | None = None,
                          scope: str | None = None) -> Token:
         """JWT bearer grant (RFC 7523 §2.1); a JWT is signed with ``key`` for each attempt."""
         return await self.request_token(_jwt_bearer(jwt_or_assertion, key, scope))
@@ -441,6 +449,13 @@ class AsyncTokenClient(_ClientBase):
     async def refresh(self, refresh_token: str, scope: str | None = None) -> Token:
         """Refresh (RFC 6749 §6); the old refresh token is kept when no new one is issued."""
         return await self.request_token(RefreshToken(refresh_token, scope))
+
+    async def token_exchange(self, subject_token: str, subject_token_type: str,
+                             **options: Any) -> Token:
+        """Token exchange (RFC 8693 §2.1); ``options`` as for :class:`TokenExchange`."""
+        return await self.request_token(
+            TokenExchange(subject_token, subject_token_type, **options)
+        )
 
     async def request_token(self, grant: Grant) -> Token:
         """Send ``grant``, retrying per the policy; a :class:`Token` or a typed error."""

@@ -28,6 +28,8 @@ PUBLIC = sorted(
     sign_compact sign_with_header store_key system_clock unverified_claims unverified_header
     verify_compact
     AwsKmsSigner CallableSigner Pkcs11Signer Signer ClientAssertionFile GitHubActionsOIDC
+    ACCESS_TOKEN_TYPE ID_TOKEN_TYPE JWT_TOKEN_TYPE REFRESH_TOKEN_TYPE TOKEN_EXCHANGE_GRANT
+    TokenExchange
     """.split()
 )
 
