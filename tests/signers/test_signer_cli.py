@@ -46,6 +46,8 @@ def test_keys_create_on_the_token_then_sign_with_it(softhsm: SoftHsm, tmp_path: 
         claims = pyjwt.decode(token, certificate.public_key(), algorithms=[alg or "RS256"],
                               audience="https://as")
         assert claims["iss"] == "svc"
+    listed = run("keys", "list", pin=None)
+    assert "cli-ec  on a PKCS#11 token  pkcs11:token=jwtbearer;object=cli-ec" in listed.stdout
 
 
 def test_keys_create_needs_a_pin_and_refuses_a_wrong_one(softhsm: SoftHsm) -> None:

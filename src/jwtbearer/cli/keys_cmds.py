@@ -113,6 +113,10 @@ def list_keys(store: StoreOption = None) -> None:
     """List the keys in the store."""
     ks = _store(store)
     names = ks.names()
+    from .pkcs11_keys import token_keys
+
+    for name, uri in token_keys(ks):
+        out.print(f"{escape(name)}  on a PKCS#11 token  {escape(uri)}")
     if not names:
         out.print(f"No keys in {escape(str(ks.path))}; create one with `jwtbearer keys create "
                   "NAME`.")

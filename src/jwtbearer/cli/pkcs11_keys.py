@@ -114,3 +114,15 @@ def run_create(
     out.print(f"  JWKS          {escape(str(store.jwks_path(name)))}")
     out.print(f"  key URI       {escape(uri)}")
     out.print(f"\nNext: jwtbearer assert --key {escape(name)} ... (PIN from ${escape(pin_env)})")
+
+
+def token_keys(store: KeyStore) -> list[tuple[str, str]]:
+    """``(name, URI)`` of the keys made on a PKCS#11 token, sorted by name."""
+    if not store.path.is_dir():
+        return []
+    found = []
+    for path in sorted(store.path.glob("*.pkcs11")):
+        uri = stored_reference(store, path.name[: -len(".pkcs11")])
+        if uri is not None:
+            found.append((path.name[: -len(".pkcs11")], uri))
+    return found
