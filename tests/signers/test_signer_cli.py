@@ -46,6 +46,10 @@ def test_keys_create_on_the_token_then_sign_with_it(softhsm: SoftHsm, tmp_path: 
         claims = pyjwt.decode(token, certificate.public_key(), algorithms=[alg or "RS256"],
                               audience="https://as")
         assert claims["iss"] == "svc"
+        with_x5t = run("assert", "--iss", "svc", "--aud", "https://as", "--key", name, "--x5t",
+                       pin=softhsm.pin)
+        assert with_x5t.returncode == 0, with_x5t.stderr
+        assert pyjwt.get_unverified_header(with_x5t.stdout.strip())["x5t#S256"]
     listed = run("keys", "list", pin=None)
     assert "cli-ec  on a PKCS#11 token  pkcs11:token=jwtbearer;object=cli-ec" in listed.stdout
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import NoReturn
 
 import typer
+from cryptography import x509
 from rich.console import Console
 
 from ..diagnose import duration
@@ -130,10 +131,11 @@ def read_secret(*, env: str | None, file: Path | None, stdin: bool, what: str) -
     return None
 
 
-def _token_reference(store: KeyStore, name: str) -> str | None:
-    from .pkcs11_keys import stored_reference
+def _token_reference(store: KeyStore, name: str) -> tuple[str, x509.Certificate | None] | None:
+    from .pkcs11_keys import stored_certificate, stored_reference
 
-    return None if looks_like_path(name) else stored_reference(store, name)
+    uri = None if looks_like_path(name) else stored_reference(store, name)
+    return None if uri is None else (uri, stored_certificate(store, name))
 
 
 def load_signing_key(value: str, password: str | None = None,
@@ -145,7 +147,7 @@ def load_signing_key(value: str, password: str | None = None,
             return signer_from_reference(value, pin=password)
         on_token = _token_reference(store or default_key_store(), value)
         if on_token is not None:
-            return signer_from_reference(on_token, pin=password)
+            return signer_from_reference(on_token[0], pin=password, certificate=on_token[1])
         if looks_like_path(value) or Path(value).is_file():
             return SigningKey.from_file(Path(value).expanduser(), password=password)
         return (store or default_key_store()).get(value)

@@ -115,9 +115,10 @@ def list_keys(store: StoreOption = None) -> None:
     names = ks.names()
     from .pkcs11_keys import token_keys
 
-    for name, uri in token_keys(ks):
+    on_tokens = token_keys(ks)
+    for name, uri in on_tokens:
         out.print(f"{escape(name)}  on a PKCS#11 token  {escape(uri)}")
-    if not names:
+    if not names and not on_tokens:
         out.print(f"No keys in {escape(str(ks.path))}; create one with `jwtbearer keys create "
                   "NAME`.")
         return

@@ -11,6 +11,7 @@ import json
 import os
 from pathlib import Path
 
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from ..errors import ConfigurationError
@@ -126,3 +127,11 @@ def token_keys(store: KeyStore) -> list[tuple[str, str]]:
         if uri is not None:
             found.append((path.name[: -len(".pkcs11")], uri))
     return found
+
+
+def stored_certificate(store: KeyStore, name: str) -> x509.Certificate | None:
+    """The certificate ``keys create`` wrote for a key on a token, if it is still there."""
+    try:
+        return x509.load_pem_x509_certificate(store.certificate_path(name).read_bytes())
+    except (OSError, ValueError):
+        return None

@@ -13,6 +13,8 @@ import os
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote
 
+from cryptography import x509
+
 from ..errors import ConfigurationError, KeyLoadError
 from ._protocol import RemoteSigner
 
@@ -37,7 +39,8 @@ def _query(text: str, where: str) -> dict[str, str]:
     return query
 
 
-def _pkcs11(reference: str, pin: str | None) -> RemoteSigner:
+def _pkcs11(reference: str, pin: str | None, certificate: x509.Certificate | None
+            ) -> RemoteSigner:
     path, _, query_text = reference[len("pkcs11:"):].partition("?")
     attributes: dict[str, str] = {}
     for part in filter(None, path.split(";")):
@@ -71,7 +74,7 @@ def _pkcs11(reference: str, pin: str | None) -> RemoteSigner:
     from .pkcs11 import Pkcs11Signer
 
     return Pkcs11Signer(query["module-path"], attributes["token"], attributes["object"],
-                        pin=pin, alg=query.get("alg") or None)
+                        pin=pin, alg=query.get("alg") or None, certificate=certificate)
 
 
 def _aws(reference: str) -> RemoteSigner:
@@ -89,10 +92,13 @@ def _aws(reference: str) -> RemoteSigner:
     return AwsKmsSigner(key_id, region=query.get("region") or region, alg=query.get("alg"))
 
 
-def signer_from_reference(reference: str, *, pin: str | None = None) -> RemoteSigner:
-    """The signer a ``pkcs11:`` URI, an ``aws-kms:`` reference or a KMS key ARN names."""
+def signer_from_reference(
+    reference: str, *, pin: str | None = None, certificate: x509.Certificate | None = None
+) -> RemoteSigner:
+    """The signer a ``pkcs11:`` URI, an ``aws-kms:`` reference or a KMS key ARN names
+    (``certificate``: the PKCS#11 key's own, for ``x5t#S256``)."""
     if reference.startswith("pkcs11:"):
-        return _pkcs11(reference, pin)
+        return _pkcs11(reference, pin, certificate)
     if reference.startswith(("aws-kms:", "arn:aws:kms:")):
         return _aws(reference)
     raise ConfigurationError(
