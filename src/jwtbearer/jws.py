@@ -273,8 +273,7 @@ def sign_compact(
     else:
         raise ConfigurationError("payload must be a mapping of claims, bytes or str")
     signing_input = segment + _b2a(body, newline=False).translate(_TO_URL).rstrip(b"=")
-    sign = key._sign  # type: ignore[union-attr]
-    signature = _b2a(sign(signing_input), newline=False).translate(_TO_URL).rstrip(b"=")
+    signature = _b2a(key._sign(signing_input), newline=False).translate(_TO_URL).rstrip(b"=")  # type: ignore[union-attr]
     return (signing_input + b"." + signature).decode("ascii")
 
 
