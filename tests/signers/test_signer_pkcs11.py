@@ -195,3 +195,19 @@ allow_insecure_http = true
 """)
         assert jb.profile("hsm", path=profiles).token().access_token
     key.close()
+
+
+def test_a_session_the_token_dropped_is_opened_again(softhsm: SoftHsm) -> None:
+    from jwtbearer.signers import pkcs11 as ours
+
+    first, second = signer(softhsm, "ES256"), signer(softhsm, "RS256")
+    shared = ours._sessions[(softhsm.module, softhsm.token_label)]
+    shared.session.close()  # as an HSM restart would: the session and its login are gone
+    data = b"after the token dropped the session"
+    assert first.verifying_key()._verify(data, first.sign(data))
+    assert shared.generation == 1
+    assert second.verifying_key()._verify(data, second.sign(data))  # finds its key again
+    assert shared.generation == 1  # one new login for both
+    assert softhsm.pin not in repr(shared)
+    first.close()
+    second.close()

@@ -13,6 +13,7 @@ one signer never logs the others out. Operations on the session are serialised b
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import threading
@@ -40,19 +41,40 @@ _ALGS = {"RSA": ("RS256", "PS256"), "EC": ("ES256",)}
 _P256_PARAMS = bytes.fromhex("06082a8648ce3d030107")
 _PSS_PARAMS = (Mechanism.SHA256, pkcs11.MGF.SHA256, 32)
 
+_SESSION_LOST = (p11e.SessionHandleInvalid, p11e.SessionClosed, p11e.UserNotLoggedIn,
+                 p11e.KeyHandleInvalid, p11e.ObjectHandleInvalid)
 _libraries: dict[str, Any] = {}
 _sessions: dict[tuple[str, str], _SharedSession] = {}
 _registry_lock = threading.Lock()
 
 
 class _SharedSession:
-    """One logged-in session on one token, counted by the signers using it."""
+    """One logged-in session on one token, counted by the signers using it.
 
-    def __init__(self, session: Any, pin_digest: bytes) -> None:
+    The PIN is kept (never shown) to log in again when the token drops the session (an HSM
+    restart, a network HSM's failover); ``generation`` counts the sessions opened so far.
+    """
+
+    def __init__(self, token: Any, session: Any, pin: str, pin_digest: bytes) -> None:
+        self.token = token
         self.session = session
+        self._pin = pin
         self.pin_digest = pin_digest
         self.users = 0
+        self.generation = 0
         self.lock = threading.Lock()
+
+    def reopen(self, generation: int) -> None:
+        """Open and log in a new session, unless another signer already did (call locked)."""
+        if generation != self.generation:
+            return
+        with contextlib.suppress(p11e.PKCS11Error):
+            self.session.close()
+        self.session = self.token.open(user_pin=self._pin, rw=True)
+        self.generation += 1
+
+    def __repr__(self) -> str:
+        return f"_SharedSession(users={self.users}, generation={self.generation})"
 
 
 def _library(module: str) -> Any:
@@ -109,7 +131,7 @@ def _acquire(module: str, token_label: str, pin: str, rw: bool = False) -> _Shar
             raise KeyLoadError(
                 f"cannot log in to PKCS#11 token {token_label!r}: {type(exc).__name__}"
             ) from None
-        shared = _sessions[(module, token_label)] = _SharedSession(session, digest)
+        shared = _sessions[(module, token_label)] = _SharedSession(token, session, pin, digest)
         shared.users = 1
         return shared
 
@@ -173,8 +195,8 @@ class Pkcs11Signer(RemoteSigner):
     Use it as a context manager, or call :meth:`close`, to release the token's session.
     """
 
-    __slots__ = ("_closed", "_key", "_mechanism", "_module", "_shared", "_token_label",
-                 "key_label")
+    __slots__ = ("_closed", "_generation", "_key", "_mechanism", "_module", "_shared",
+                 "_token_label", "key_label")
 
     def __init__(
         self,
@@ -208,7 +230,7 @@ class Pkcs11Signer(RemoteSigner):
                     f"PKCS#11 key {key_label!r} is {kty}: it signs {' or '.join(_ALGS[kty])}, "
                     f"not {alg}"
                 )
-            self._key = private
+            self._key, self._generation = private, shared.generation
             self._mechanism = {
                 "RS256": (Mechanism.SHA256_RSA_PKCS, None),
                 "PS256": (Mechanism.SHA256_RSA_PKCS_PSS, _PSS_PARAMS),
@@ -225,14 +247,34 @@ class Pkcs11Signer(RemoteSigner):
             raise ConfigurationError(f"{self!r} is closed")
         mechanism, param = self._mechanism
         message = hashlib.sha256(data).digest() if mechanism == Mechanism.ECDSA else data
+        shared = self._shared
         try:
-            with self._shared.lock:
-                return bytes(self._key.sign(message, mechanism=mechanism, mechanism_param=param))
+            with shared.lock:
+                try:
+                    if self._generation != shared.generation:
+                        self._refind()
+                    return bytes(self._key.sign(message, mechanism=mechanism,
+                                                mechanism_param=param))
+                except _SESSION_LOST:
+                    # The token dropped the session: log in again once, find the key, retry.
+                    shared.reopen(self._generation)
+                    self._refind()
+                    return bytes(self._key.sign(message, mechanism=mechanism,
+                                                mechanism_param=param))
+        except KeyLoadError:
+            raise
         except p11e.PKCS11Error as exc:
             raise KeyLoadError(
                 f"PKCS#11 token {self._token_label!r} refused to sign with {self.key_label!r}: "
                 f"{type(exc).__name__}"
             ) from None
+
+    def _refind(self) -> None:
+        """The private key again, in the shared session's current session (called locked)."""
+        shared = self._shared
+        self._key = _find(shared.session, ObjectClass.PRIVATE_KEY, self.key_label,
+                          self._token_label)
+        self._generation = shared.generation
 
     def close(self) -> None:
         """Stop using the token; the last signer on it closes the session and logs out."""
