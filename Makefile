@@ -4,12 +4,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: demo test lint typecheck pytest bench redis-server softhsm2 clean
+.PHONY: demo test lint typecheck pytest bench redis-server softhsm2 curl wrk clean
 
 demo: $(VENV)/.installed-server
 	$(BIN)/jwtbearer demo
 
-test: $(VENV)/.installed-dev redis-server softhsm2 lint typecheck pytest
+test: $(VENV)/.installed-dev redis-server softhsm2 curl wrk lint typecheck pytest
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests bench
@@ -17,10 +17,11 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy --strict src
 
-pytest: $(VENV)/.installed-dev redis-server softhsm2
+pytest: $(VENV)/.installed-dev redis-server softhsm2 curl wrk
 	$(BIN)/python -m pytest
 
-bench: $(VENV)/.installed-bench redis-server softhsm2
+bench: $(VENV)/.installed-bench redis-server softhsm2 wrk
+	$(BIN)/python bench/importtime.py
 	$(BIN)/python bench/sign.py
 	$(BIN)/python bench/cache.py
 	$(BIN)/python bench/server.py
@@ -59,6 +60,22 @@ softhsm2:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq softhsm2 >/dev/null; }
 	@command -v softhsm2-util >/dev/null 2>&1 || { echo "softhsm2 is missing and could not be installed"; exit 1; }
+
+# The server tests run the seed-style curl command and the one `jwtbearer assert --curl` prints.
+curl:
+	@command -v curl >/dev/null 2>&1 || { \
+	  echo "installing curl (Debian package)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq curl >/dev/null; }
+	@command -v curl >/dev/null 2>&1 || { echo "curl is missing and could not be installed"; exit 1; }
+
+# wrk (Debian package) loads the server in bench/server.py; a unit test checks that harness.
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { \
+	  echo "installing wrk (Debian package)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk >/dev/null; }
+	@command -v wrk >/dev/null 2>&1 || { echo "wrk is missing and could not be installed"; exit 1; }
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -52,7 +52,7 @@ def main() -> None:
     from pkcs11 import Mechanism
 
     from jwtbearer import Pkcs11Signer, SigningKey
-    from jwtbearer.jws import sign_compact, verify_compact
+    from jwtbearer.jose.jws import sign_compact, verify_compact
     from jwtbearer.signers.pkcs11 import generate_key
 
     started = time.perf_counter()

@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import re
 
+from ._hints import CODE_HINTS, DESCRIPTION_HINTS
+
 __all__ = [
     "ConfigurationError",
     "InvalidClient",
@@ -148,43 +150,6 @@ class UnexpectedRedirect(ResponseFormatError):
     """
 
 
-_HINTS: dict[str, str] = {
-    "invalid_grant": (
-        "Check the assertion: exp in seconds and in the future, aud equal to what the server "
-        "expects (Salesforce: https://login.salesforce.com or https://test.salesforce.com), "
-        "iss the client id, sub a user the client is approved for, and the signing key matching "
-        "the certificate uploaded to the server."
-    ),
-    "invalid_client": (
-        "Check the client id, and the client secret or the key/certificate registered for "
-        "the client, and that the client authentication method matches the registration."
-    ),
-    "invalid_request": "A parameter is missing or malformed; read error_description.",
-    "unauthorized_client": (
-        "This client is not allowed to use this grant type; check its registration."
-    ),
-    "unsupported_grant_type": "The server does not support this grant_type; check its metadata.",
-    "invalid_scope": "Ask only for scopes that are registered for this client.",
-    "invalid_target": "The requested resource/audience is not known to or allowed by the server.",
-    "server_error": "The server failed; retry later, and report it to its operator if it persists.",
-    "temporarily_unavailable": "The server is overloaded or in maintenance; retry later.",
-}
-
-_DESCRIPTION_HINTS: tuple[tuple[str, str], ...] = (
-    (
-        "user hasn't approved this consumer",
-        "The user (sub) is not pre-authorized for this app: in Salesforce set 'Admin approved "
-        "users are pre-authorized' and add the user's profile or permission set to the app.",
-    ),
-    (
-        "expired",
-        "The assertion expired: its exp must be now + a few minutes, in seconds (not ms), and the "
-        "machine clock must be right.",
-    ),
-    ("audience", "The aud claim must be the server's token endpoint URL or its issuer."),
-)
-
-
 class TokenEndpointError(JWTBearerError):
     """The token endpoint answered with an error (RFC 6749 §5.2).
 
@@ -214,16 +179,16 @@ class TokenEndpointError(JWTBearerError):
     def hint(self) -> str | None:
         """What to check, from the error code and the description; None when nothing is known."""
         described = (self.error_description or "").lower()
-        for needle, hint in _DESCRIPTION_HINTS:
+        for needle, hint in DESCRIPTION_HINTS:
             if needle in described:
                 return hint
-        if self.error in _HINTS:
-            return _HINTS[self.error]
+        if self.error is not None and self.error in CODE_HINTS:
+            return CODE_HINTS[self.error]
         if self.status == 429:
             when = f" after {self.retry_after:g} s" if self.retry_after is not None else " later"
             return f"The server is rate limiting token requests; retry{when}."
         if self.status >= 500:
-            return _HINTS["server_error"]
+            return CODE_HINTS["server_error"]
         return None
 
     def _message(self) -> str:

@@ -12,7 +12,7 @@ import jwt as pyjwt
 from cryptography import x509
 
 from conftest import SoftHsm
-from jwtbearer.keys import default_key_store
+from jwtbearer.jose import default_key_store
 
 CLI = [str(Path(sys.executable).with_name("jwtbearer"))]
 

@@ -10,6 +10,7 @@ from fake_kms import FakeKms
 
 import jwtbearer as jb
 from conftest import SUBJECT, kms_client, reference_server
+from jwtbearer.jose import sign_compact
 from jwtbearer.signers.aws_kms import MAX_RAW_MESSAGE
 
 SPECS = {"RS256": "RSA_2048", "PS256": "RSA_2048", "ES256": "ECC_NIST_P256",
@@ -36,7 +37,7 @@ def test_the_endpoint_comes_from_boto3_configuration(
     key_id = moto_key(moto_kms, "ECC_NIST_P256")
     monkeypatch.setenv("AWS_ENDPOINT_URL_KMS", moto_kms)
     key = jb.AwsKmsSigner(key_id, region="eu-west-1")
-    assert pyjwt.decode(jb.sign_compact({"a": 1}, key), key.public_key(), algorithms=["ES256"])
+    assert pyjwt.decode(sign_compact({"a": 1}, key), key.public_key(), algorithms=["ES256"])
 
 
 def test_moto_pss_salt_is_caught_not_sent(moto_kms: str, aws_env: None) -> None:
@@ -45,14 +46,14 @@ def test_moto_pss_salt_is_caught_not_sent(moto_kms: str, aws_env: None) -> None:
     key = jb.AwsKmsSigner(moto_key(moto_kms, "RSA_2048"), alg="PS256",
                           client=kms_client(moto_kms))
     with pytest.raises(jb.KeyLoadError, match="does not verify as PS256"):
-        jb.sign_compact({"a": 1}, key)
+        sign_compact({"a": 1}, key)
 
 
 def test_moto_ignoring_digest_is_caught(moto_kms: str, aws_env: None) -> None:
     key = jb.AwsKmsSigner(moto_key(moto_kms, "RSA_2048"), client=kms_client(moto_kms))
-    jb.sign_compact({"a": 1}, key)  # small: RAW, fine
+    sign_compact({"a": 1}, key)  # small: RAW, fine
     with pytest.raises(jb.KeyLoadError, match="does not verify"):
-        jb.sign_compact({"big": "x" * 5000}, key)  # moto hashes the digest again
+        sign_compact({"big": "x" * 5000}, key)  # moto hashes the digest again
 
 
 @pytest.mark.parametrize("alg", sorted(SPECS))
@@ -61,7 +62,7 @@ def test_fake_kms_every_algorithm(fake_kms: FakeKms, aws_env: None, alg: str,
     key = jb.AwsKmsSigner(fake_kms.create_key(SPECS[alg]), alg=alg if alg[0] != "E" else None,
                           client=kms_client(fake_kms.url))
     assert key.alg == alg
-    token = jb.sign_compact({"iss": "svc"}, key)
+    token = sign_compact({"iss": "svc"}, key)
     assert pyjwt.decode(token, key.public_key(), algorithms=[alg]) == {"iss": "svc"}
     assert fake_kms.calls == {"GetPublicKey": 1, "Sign": 1}
 
@@ -76,7 +77,7 @@ def test_fake_kms_raw_up_to_4096_then_digest(fake_kms: FakeKms, aws_env: None) -
             signature = key.sign(data)
             assert key.verifying_key()._verify(data, signature)
         assert fake_kms.messages == [("RAW", MAX_RAW_MESSAGE), ("DIGEST", 32)]
-        big = jb.sign_compact({"claims": "z" * 6000}, key)
+        big = sign_compact({"claims": "z" * 6000}, key)
         assert pyjwt.decode(big, key.public_key(), algorithms=[alg])["claims"] == "z" * 6000
 
 
@@ -117,7 +118,7 @@ def test_errors_name_the_problem(fake_kms: FakeKms, aws_env: None) -> None:
 
 def test_arn_reference_takes_the_region(fake_kms: FakeKms, aws_env: None,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    from jwtbearer.signers._uri import signer_from_reference
+    from jwtbearer.signers import signer_from_reference
 
     key_id = fake_kms.create_key("ECC_NIST_P256")
     monkeypatch.setenv("AWS_ENDPOINT_URL_KMS", fake_kms.url)

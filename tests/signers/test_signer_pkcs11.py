@@ -11,8 +11,9 @@ import pytest
 
 import jwtbearer as jb
 from conftest import SUBJECT, SoftHsm, reference_server
-from jwtbearer.jws import verify_compact
-from jwtbearer.signers._certificate import self_signed_certificate
+from jwtbearer.jose import VerifyingKey
+from jwtbearer.jose.jws import verify_compact
+from jwtbearer.signers.certificate import self_signed_certificate
 
 ALGS = ("ES256", "RS256", "PS256")
 
@@ -35,7 +36,7 @@ def test_assertions_verify_with_pyjwt(softhsm: SoftHsm, alg: str) -> None:
         header = pyjwt.get_unverified_header(token)
         assert header == {"alg": alg, "typ": "JWT", "kid": key.kid}
         # Our verifier agrees, with the key taken from the public JWK.
-        assert verify_compact(token, jb.VerifyingKey.from_jwk(key.public_jwk())).claims()
+        assert verify_compact(token, VerifyingKey.from_jwk(key.public_jwk())).claims()
 
 
 def test_default_algorithm_follows_the_key_type(softhsm: SoftHsm) -> None:
@@ -162,7 +163,7 @@ def test_certificate_signed_by_the_token(softhsm: SoftHsm) -> None:
 
 def test_reference_uri_and_repr_hide_the_pin(softhsm: SoftHsm,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    from jwtbearer.signers._uri import signer_from_reference
+    from jwtbearer.signers import signer_from_reference
 
     monkeypatch.setenv("JWTBEARER_PKCS11_PIN", softhsm.pin)
     key = signer_from_reference(softhsm.uri("PS256"))

@@ -13,6 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import jwtbearer as jb
+from jwtbearer.jose import VerifyingKey, make_assertion, sign_compact
+from jwtbearer.jose.jws import sign_with_header
 from jwtbearer.signers import der_to_raw, raw_to_der
 
 AUD = "https://as.example/token"
@@ -27,7 +29,7 @@ class ForeignSigner:
         self.calls = 0
 
     def public_jwk(self) -> dict[str, Any]:
-        return jb.VerifyingKey.from_public_key(self._key.public_key(), alg="PS256",
+        return VerifyingKey.from_public_key(self._key.public_key(), alg="PS256",
                                                kid=self.kid).public_jwk()
 
     def sign(self, data: bytes) -> bytes:
@@ -50,10 +52,10 @@ def test_a_foreign_signer_satisfies_the_protocol() -> None:
 def test_a_foreign_signer_signs_everywhere_a_key_is_taken() -> None:
     signer = ForeignSigner()
     check(jb.JWS(jb.JWT(iss="a", sub="b", aud=AUD), signer).compact_serialization(), signer)
-    check(jb.sign_compact({"x": 1}, signer), signer)
-    check(jb.sign_compact({"x": 1}, signer, headers={"cty": "x"}), signer)
-    check(jb.sign_with_header(b'{"alg":"PS256","kid":"foreign-1"}', b'{"x":1}', signer), signer)
-    check(jb.make_assertion(key=signer, iss="a", sub="a", aud=AUD, now=1_700_000_000), signer)
+    check(sign_compact({"x": 1}, signer), signer)
+    check(sign_compact({"x": 1}, signer, headers={"cty": "x"}), signer)
+    check(sign_with_header(b'{"alg":"PS256","kid":"foreign-1"}', b'{"x":1}', signer), signer)
+    check(make_assertion(key=signer, iss="a", sub="a", aud=AUD, now=1_700_000_000), signer)
     _, form = jb.PrivateKeyJWT("client", signer).apply(AUD, now=1_700_000_000)
     assert check(form["client_assertion"], signer)["iss"] == "client"
     fields = jb.JWTBearer(jb.JWT(iss="a", sub="b"), key=signer).form(AUD, now=1_700_000_000)
@@ -80,7 +82,7 @@ def test_callable_signer_with_the_public_key() -> None:
     signer = jb.CallableSigner("ES256", sign=raw.sign, public_jwk=raw.public_jwk())
     assert signer.kid == raw.thumbprint()  # RFC 7638 by default
     assert signer.public_jwk()["kid"] == signer.kid
-    token = jb.sign_compact({"a": 1}, signer)
+    token = sign_compact({"a": 1}, signer)
     assert pyjwt.decode(token, private.public_key(), algorithms=["ES256"]) == {"a": 1}
     assert "CallableSigner(alg='ES256'" in repr(signer)
 
@@ -93,23 +95,23 @@ def test_callable_signer_returning_der_is_caught_and_der_to_raw_fixes_it() -> No
 
     wrong = jb.CallableSigner("ES256", sign=kms_like, public_jwk=private.public_key())
     with pytest.raises(jb.KeyLoadError, match="not DER"):
-        jb.sign_compact({"a": 1}, wrong)
+        sign_compact({"a": 1}, wrong)
     right = jb.CallableSigner("ES256", sign=lambda d: der_to_raw(kms_like(d), "ES256"),
                               public_jwk=private.public_key())
-    assert pyjwt.decode(jb.sign_compact({"a": 1}, right), private.public_key(),
+    assert pyjwt.decode(sign_compact({"a": 1}, right), private.public_key(),
                         algorithms=["ES256"]) == {"a": 1}
 
 
 def test_callable_signer_without_the_public_key() -> None:
     key = jb.SigningKey.generate("ES256")
     signer = jb.CallableSigner("ES256", sign=key.sign, kid="k1")
-    token = jb.sign_compact({"a": 1}, signer)
+    token = sign_compact({"a": 1}, signer)
     assert pyjwt.get_unverified_header(token)["kid"] == "k1"
     with pytest.raises(jb.ConfigurationError, match="public_jwk="):
         signer.public_jwk()
     with pytest.raises(jb.ConfigurationError, match="not bytes"):
         text = jb.CallableSigner("ES256", sign=lambda d: "text", kid="k")  # type: ignore[arg-type,return-value]
-        jb.sign_compact({"a": 1}, text)
+        sign_compact({"a": 1}, text)
     with pytest.raises(jb.ConfigurationError, match=r"SigningKey\.from_secret"):
         jb.CallableSigner("HS256", sign=key.sign)
     with pytest.raises(jb.KeyLoadError):

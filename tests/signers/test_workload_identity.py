@@ -18,6 +18,10 @@ import pytest
 
 import jwtbearer as jb
 from conftest import reference_server
+from jwtbearer.client import ClientAuth
+from jwtbearer.jose import new_jti, sign_compact
+from jwtbearer.oauth import CLIENT_ASSERTION_TYPE
+from jwtbearer.profiles import Profile
 from jwtbearer.testing import MockTokenEndpoint
 
 PLATFORM = jb.SigningKey.generate("RS256", kid="platform-1")  # the cluster's / GitHub's issuer
@@ -25,8 +29,8 @@ PLATFORM = jb.SigningKey.generate("RS256", kid="platform-1")  # the cluster's / 
 
 def platform_token(client_id: str, aud: str, *, lifetime: int = 600, **extra: Any) -> str:
     now = int(time.time())
-    return jb.sign_compact({"iss": client_id, "sub": client_id, "aud": aud, "iat": now,
-                            "exp": now + lifetime, "jti": jb.new_jti(), **extra}, PLATFORM)
+    return sign_compact({"iss": client_id, "sub": client_id, "aud": aud, "iat": now,
+                            "exp": now + lifetime, "jti": new_jti(), **extra}, PLATFORM)
 
 
 class ProjectedToken:
@@ -66,7 +70,7 @@ def test_the_file_jwt_is_sent_and_a_rotation_is_picked_up(tmp_path: Path) -> Non
         second = platform_token("k8s-svc", url)
         volume.write(second)  # the kubelet rotates the token
         _, form = auth.apply(url, now=time.time())
-        assert form == {"client_assertion_type": jb.CLIENT_ASSERTION_TYPE,
+        assert form == {"client_assertion_type": CLIENT_ASSERTION_TYPE,
                         "client_assertion": second, "client_id": "k8s-svc"}
         assert client.client_credentials(scope="api:read").access_token
 
@@ -120,14 +124,14 @@ def test_from_env_reads_the_azure_variables(tmp_path: Path,
     monkeypatch.setenv("AZURE_CLIENT_ID", "00000000-app")
     auth = jb.ClientAssertionFile.from_env()
     assert auth.client_id == "00000000-app" and auth.path.name == "azure-identity-token"
-    assert isinstance(auth, jb.ClientAuth)
+    assert isinstance(auth, ClientAuth)
 
 
 class RunnerTokenService:
     """Stands in for the Actions runtime: checks the bearer token, answers {"value": JWT}."""
 
     def __init__(self, client_id: str) -> None:
-        self.request_token = "runtime-" + jb.new_jti()
+        self.request_token = "runtime-" + new_jti()
         self.seen: list[dict[str, Any]] = []
         service = self
 
@@ -236,11 +240,11 @@ def test_profile_client_assertion_is_checked(tmp_path: Path) -> None:
     base = {"token_url": "https://as.example/token", "grant": "client-credentials",
             "client_id": "c"}
     with pytest.raises(jb.ConfigurationError, match="client_assertion must be"):
-        jb.Profile.from_mapping("p", {**base, "client_assertion": "k8s"})
+        Profile.from_mapping("p", {**base, "client_assertion": "k8s"})
     with pytest.raises(jb.ConfigurationError, match="drop client_auth client_secret_basic"):
-        jb.Profile.from_mapping("p", {**base, "client_assertion": "azure",
+        Profile.from_mapping("p", {**base, "client_assertion": "azure",
                                       "client_auth": "client_secret_basic",
                                       "client_secret": "env:X"})
-    made = jb.Profile.from_mapping("p", {**base, "client_assertion": "github-actions:api://Az"})
+    made = Profile.from_mapping("p", {**base, "client_assertion": "github-actions:api://Az"})
     auth = made.token_client().auth
     assert isinstance(auth, jb.GitHubActionsOIDC) and auth.audience == "api://Az"

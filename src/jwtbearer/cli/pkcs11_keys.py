@@ -14,9 +14,10 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from .._util import write_file
 from ..errors import ConfigurationError
-from ..keys import KeyStore
-from ..signers._protocol import RemoteSigner
+from ..jose.keystore import KeyStore
+from ..signers import RemoteSigner
 
 __all__ = ["create_on_token", "stored_reference"]
 
@@ -56,7 +57,7 @@ def create_on_token(
     overwrite: bool,
 ) -> tuple[RemoteSigner, str]:
     """Generate the key on the token and write its certificate, JWKS and URI to the store."""
-    from ..signers._certificate import self_signed_certificate
+    from ..signers.certificate import self_signed_certificate
     from ..signers.pkcs11 import Pkcs11Signer, generate_key
 
     if name in store or (reference_path(store, name).exists() and not overwrite):
@@ -70,10 +71,12 @@ def create_on_token(
         signer.close()
     signer = Pkcs11Signer(module, token_label, label, pin=pin, alg=alg, certificate=certificate)
     store.path.mkdir(parents=True, exist_ok=True)
-    store.certificate_path(name).write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    store.jwks_path(name).write_text(json.dumps({"keys": [signer.public_jwk()]}, indent=2))
+    write_file(store.certificate_path(name),
+               certificate.public_bytes(serialization.Encoding.PEM), 0o644)
+    write_file(store.jwks_path(name),
+               json.dumps({"keys": [signer.public_jwk()]}, indent=2).encode(), 0o644)
     uri = _uri(os.fspath(module), token_label, label, alg)
-    reference_path(store, name).write_text(uri + "\n", encoding="utf-8")
+    write_file(reference_path(store, name), (uri + "\n").encode())
     return signer, uri
 
 

@@ -1,62 +1,45 @@
-"""The ``Signer`` protocol: what signing an assertion needs from a key, and nothing more.
+"""The base of the signers shipped here, and :func:`as_signer`.
 
-A :class:`~jwtbearer.keys.SigningKey` (a key in memory) is one implementation; a key that never
-leaves a hardware token or a cloud KMS is another. Anything with these five members signs JWS
-through every API that takes a key. :class:`RemoteSigner` is the base of the signers shipped
-here: it holds the public key (a :class:`~jwtbearer.keys.VerifyingKey`), derives the RFC 7638
-``kid``, and checks the first signature against the public key, so a key of another algorithm
-or a DER-encoded ECDSA signature is a clear error, never a token the server refuses later.
+:class:`~jwtbearer.jose.signer.Signer` is what signing an assertion needs from a key: an
+in-memory :class:`~jwtbearer.jose.keys.SigningKey` is one implementation, a key that never
+leaves a hardware token or a cloud KMS is another. :class:`RemoteSigner` holds the public key
+(a :class:`~jwtbearer.jose.keys.VerifyingKey`), derives the RFC 7638 ``kid``, and checks the
+first signature against the public key, so a key of another algorithm or a DER-encoded ECDSA
+signature is a clear error, never a token the server refuses later.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 
-from .._algorithms import PublicKey
 from ..errors import ConfigurationError, KeyLoadError
-from ..keys import SigningKey, VerifyingKey, default_key_store
+from ..jose.keys import SigningKey, VerifyingKey
+from ..jose.keystore import resolve_key
+from ..jose.signer import Signer
 
-__all__ = ["RemoteSigner", "Signer", "as_signer"]
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
+    PublicKey = (
+        rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
+        | ed448.Ed448PublicKey
+    )
 
-@runtime_checkable
-class Signer(Protocol):
-    """What signs a JWS: ``alg``, ``kid``, ``x5t_s256``, ``public_jwk()`` and ``sign(data)``.
-
-    ``sign(data)`` returns the JWS signature of the bytes given (RFC 7515 §5.1): for ECDSA the
-    raw ``r || s``, each left-padded to the coordinate size (RFC 7518 §3.4), not DER.
-    """
-
-    @property
-    def alg(self) -> str:
-        """The JWS algorithm (RFC 7518 §3.1), fixed by the key."""
-
-    @property
-    def kid(self) -> str | None:
-        """The key id sent in the header (None: no ``kid``)."""
-
-    @property
-    def x5t_s256(self) -> str | None:
-        """``x5t#S256`` of the key's certificate (RFC 7515 §4.1.8), or None."""
-
-    def public_jwk(self) -> dict[str, Any]:
-        """The public JWK (RFC 7517) to register with the server."""
-
-    def sign(self, data: bytes) -> bytes:
-        """The JWS signature of ``data``."""
+__all__ = ["RemoteSigner", "as_signer"]
 
 
 class RemoteSigner:
     """Base of signers whose private key lives elsewhere (a token, a KMS, a callable).
 
     Subclasses call :meth:`_setup` with the public key once it is known and implement
-    :meth:`sign`. ``repr()`` shows the algorithm and kid, never a secret.
+    :meth:`_signature` (the device's answer); :meth:`sign` checks it against the public key.
+    ``repr()`` shows the algorithm and kid, never a secret.
     """
 
-    __slots__ = ("_header_cache", "_plain_headers", "_sign", "_verifying", "alg", "kid")
+    __slots__ = ("_sign", "_verifying", "alg", "kid")
 
     #: Never a shared secret: ``private_key_jwt`` accepts these.
     is_symmetric = False
@@ -81,26 +64,28 @@ class RemoteSigner:
         self.alg = self._verifying.alg
         self.kid = kid if kid is not None else self._verifying.thumbprint()
         self._verifying = self._verifying.with_kid(self.kid)
-        # What jwtbearer.jws uses on its hot path, as for a SigningKey.
-        self._header_cache: dict[Any, bytes] = {}
-        self._plain_headers: dict[str | None, bytes] = {}
         self._sign: Callable[[bytes], bytes] = self._first_sign
 
     def sign(self, data: bytes) -> bytes:
-        """The JWS signature of ``data`` (ECDSA as r||s)."""
+        """The JWS signature of ``data`` (ECDSA as r||s), checked against the public key the
+        first time (every time for a signer across a network)."""
+        return self._sign(data)
+
+    def _signature(self, data: bytes) -> bytes:
+        """The device's signature of ``data`` (ECDSA as r||s): what a subclass implements."""
         raise NotImplementedError
 
     def _first_sign(self, data: bytes) -> bytes:
         """Sign, and check the signature against the public key (the first one, or each)."""
-        signature = self.sign(data)
-        if not self._verifying._verify(data, signature):
+        signature = self._signature(data)
+        if not self._verifying.verify(data, signature):
             raise KeyLoadError(
                 f"{self!r} returned a signature that does not verify as {self.alg} with its "
                 "public key: check the key's algorithm (PKCS#1 v1.5 or PSS), and that an ECDSA "
                 "signature is raw r||s, not DER (see jwtbearer.signers.der_to_raw)"
             )
         if not self._verify_every:
-            self._sign = self.sign
+            self._sign = self._signature
         return signature
 
     @property
@@ -120,7 +105,7 @@ class RemoteSigner:
 
     def public_key(self) -> PublicKey:
         """The ``cryptography`` public key."""
-        return self._verifying._key  # type: ignore[return-value]
+        return self._verifying.public_key()
 
     def public_jwk(self) -> dict[str, Any]:
         """The public JWK, with ``kid``, ``alg`` and ``use: sig``."""
@@ -140,47 +125,12 @@ class RemoteSigner:
     __str__ = __repr__
 
 
-class _Adapted(RemoteSigner):
-    """Any object following :class:`Signer`, given what jwtbearer.jws needs."""
-
-    __slots__ = ("_inner", "_x5t")
-
-    def __init__(self, inner: Signer) -> None:
-        self._inner = inner
-        self.alg, self.kid = inner.alg, inner.kid
-        self._x5t = inner.x5t_s256
-        self._header_cache = {}
-        self._plain_headers = {}
-        self._sign = inner.sign
-
-    def sign(self, data: bytes) -> bytes:
-        return self._inner.sign(data)
-
-    @property
-    def x5t_s256(self) -> str | None:
-        return self._x5t
-
-    def public_jwk(self) -> dict[str, Any]:
-        return self._inner.public_jwk()
-
-    def __repr__(self) -> str:
-        return repr(self._inner)
-
-
-def as_signer(key: object, *, what: str = "key") -> SigningKey | RemoteSigner:
-    """``key`` as something :mod:`jwtbearer.jws` signs with: a :class:`SigningKey` or a signer
-    as is, a key-store name looked up, any other :class:`Signer` adapted."""
-    if isinstance(key, (SigningKey, RemoteSigner)):
-        return key
-    if isinstance(key, str):
-        return default_key_store().get(key)
-    if isinstance(key, Signer) and not isinstance(key, type):
-        alg = key.alg
-        if not isinstance(alg, str) or alg.startswith("HS") or alg.lower() == "none":
-            raise ConfigurationError(f"a signer's alg must be an asymmetric JWS algorithm, not "
-                                     f"{alg!r}")
-        return _Adapted(key)
-    raise ConfigurationError(
+def as_signer(key: object, *, what: str = "key") -> SigningKey | Signer:
+    """``key`` as something :mod:`jwtbearer.jose.jws` signs with: a :class:`SigningKey` or a
+    :class:`Signer` as is (an asymmetric ``alg`` only), a key-store name looked up; one
+    resolution with :func:`jwtbearer.jose.keystore.resolve_key`."""
+    return resolve_key(
+        key,
         f"{what} must be a SigningKey, a signer (alg, kid, x5t_s256, public_jwk(), sign()) or "
-        "the name of a key in the key store"
+        "the name of a key in the key store",
     )

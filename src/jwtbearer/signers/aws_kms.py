@@ -146,7 +146,7 @@ class AwsKmsSigner(RemoteSigner):
             raise
         return answer
 
-    def sign(self, data: bytes) -> bytes:
+    def _signature(self, data: bytes) -> bytes:
         """One KMS ``Sign`` call: RAW up to 4,096 bytes, else the digest as DIGEST."""
         data = bytes(data)
         if len(data) <= MAX_RAW_MESSAGE:

@@ -9,25 +9,35 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
     encode_dss_signature,
 )
 
-from .._algorithms import _EC_CURVES, _PUBLIC_TYPES, PublicKey, _check_alg
 from ..errors import ConfigurationError, KeyLoadError
-from ..keys import VerifyingKey
+from ..jose.keys import ALGORITHMS, VerifyingKey
 from ._protocol import RemoteSigner
+
+if TYPE_CHECKING:
+    from ._protocol import PublicKey
 
 __all__ = ["CallableSigner", "der_to_raw", "raw_to_der"]
 
 
+_PUBLIC_TYPES = (
+    rsa.RSAPublicKey, ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey, ed448.Ed448PublicKey
+)
+#: Bytes in each of r and s of a JWS ECDSA signature (RFC 7518 §3.4).
+_COORDINATE_SIZE = {"ES256": 32, "ES384": 48, "ES512": 66}
+
+
 def _coordinate_size(alg: str) -> int:
     try:
-        return _EC_CURVES[alg][1]
+        return _COORDINATE_SIZE[alg]
     except KeyError:
         raise ConfigurationError(
             f"{alg!r} is not an ECDSA algorithm (ES256, ES384, ES512)"
@@ -61,16 +71,16 @@ def _public_key(value: object) -> PublicKey:
     if isinstance(value, _PUBLIC_TYPES):
         return value
     if isinstance(value, VerifyingKey):
-        return value._key  # type: ignore[return-value]
+        return value.public_key()
     if isinstance(value, (str, bytes)):
         text = value.decode() if isinstance(value, bytes) else value
         key = (
             VerifyingKey.from_jwk(json.loads(text)) if text.lstrip().startswith("{")
             else VerifyingKey.from_pem(text)
         )
-        return key._key  # type: ignore[return-value]
+        return key.public_key()
     if isinstance(value, Mapping):
-        return VerifyingKey.from_jwk(dict(value))._key  # type: ignore[return-value]
+        return VerifyingKey.from_jwk(dict(value)).public_key()
     raise ConfigurationError(
         "public_jwk must be a JWK (dict or JSON), a PEM public key or a cryptography public key"
     )
@@ -99,7 +109,10 @@ class CallableSigner(RemoteSigner):
         *,
         certificate: x509.Certificate | None = None,
     ) -> None:
-        _check_alg(alg)
+        if not isinstance(alg, str) or alg not in ALGORITHMS:
+            raise ConfigurationError(
+                f"unsupported algorithm {alg!r}; use one of {', '.join(sorted(ALGORITHMS))}"
+            )
         if alg.startswith("HS"):
             raise ConfigurationError(
                 "CallableSigner is for private keys; an HMAC secret is a SigningKey.from_secret"
@@ -116,11 +129,9 @@ class CallableSigner(RemoteSigner):
             self._public_given = True
             return
         self.alg, self.kid = alg, kid
-        self._header_cache = {}
-        self._plain_headers = {}
-        self._sign = self.sign
+        self._sign = self._signature
 
-    def sign(self, data: bytes) -> bytes:
+    def _signature(self, data: bytes) -> bytes:
         """Call the function; what it returns must be bytes."""
         signature = self._function(bytes(data))
         if not isinstance(signature, (bytes, bytearray)):

@@ -241,7 +241,7 @@ class Pkcs11Signer(RemoteSigner):
             self.close()
             raise
 
-    def sign(self, data: bytes) -> bytes:
+    def _signature(self, data: bytes) -> bytes:
         """Sign on the token (ES256: SHA-256 here, ``CKM_ECDSA`` there, r||s as returned)."""
         if self._closed:
             raise ConfigurationError(f"{self!r} is closed")
