@@ -18,6 +18,7 @@ import httpx
 from ..errors import ConfigurationError, JWSError, KeyLoadError, ResponseFormatError, TransportError
 from ..jose.jws import unverified_claims
 from ..oauth import CLIENT_ASSERTION_TYPE
+from .transport import check_endpoint, check_timeout, default_transports
 
 __all__ = ["ClientAssertionFile", "GitHubActionsOIDC"]
 
@@ -136,10 +137,6 @@ class ClientAssertionFile:
         return f"ClientAssertionFile({str(self._path)!r}, client_id={self.client_id!r})"
 
 
-def _loopback(host: str | None) -> bool:
-    return host in ("127.0.0.1", "::1", "localhost")
-
-
 class GitHubActionsOIDC:
     """Client authentication with the GitHub Actions OIDC token of the running job.
 
@@ -159,7 +156,8 @@ class GitHubActionsOIDC:
             raise ConfigurationError("audience must be a non-empty string")
         if client_id is not None and (not isinstance(client_id, str) or not client_id):
             raise ConfigurationError("client_id must be a non-empty string or None")
-        self.audience, self.client_id, self.timeout = audience, client_id, float(timeout)
+        self.audience, self.client_id = audience, client_id
+        self.timeout = check_timeout(timeout)
 
     def _request(self) -> tuple[str, str]:
         values = []
@@ -172,9 +170,13 @@ class GitHubActionsOIDC:
                 )
             values.append(value)
         url, token = values
+        try:
+            check_endpoint(url, allow_insecure_http=False)
+        except ConfigurationError as exc:
+            raise ConfigurationError(
+                f"$ACTIONS_ID_TOKEN_REQUEST_URL must be an https:// URL: {exc}"
+            ) from None
         parts = urlsplit(url)
-        if parts.scheme != "https" and not (parts.scheme == "http" and _loopback(parts.hostname)):
-            raise ConfigurationError("$ACTIONS_ID_TOKEN_REQUEST_URL must be an https:// URL")
         separator = "&" if parts.query else ("" if url.endswith("?") else "?")
         return f"{url}{separator}audience={quote(self.audience, safe='')}", token
 
@@ -182,9 +184,10 @@ class GitHubActionsOIDC:
         """A fresh OIDC token of this job for ``audience``."""
         url, token = self._request()
         try:
-            response = httpx.get(url, headers={"Authorization": f"bearer {token}",
-                                               "Accept": "application/json"},
-                                 timeout=self.timeout, follow_redirects=False)
+            with httpx.Client(transport=default_transports()[0], timeout=self.timeout,
+                              follow_redirects=False) as http:
+                response = http.get(url, headers={"Authorization": f"bearer {token}",
+                                                  "Accept": "application/json"})
         except httpx.HTTPError as exc:
             raise TransportError(
                 f"cannot fetch the GitHub Actions OIDC token: {type(exc).__name__}"
