@@ -63,6 +63,18 @@ def test_a_foreign_signer_signs_everywhere_a_key_is_taken() -> None:
     assert signer.calls == 7
 
 
+def test_a_foreign_signer_gets_the_header_a_signing_key_gets() -> None:
+    # One header builder for both: same alg and kid, same protected header bytes.
+    signer = ForeignSigner()
+    key = jb.SigningKey.generate("PS256", kid="foreign-1")
+    for options in ({}, {"typ": None}, {"headers": {"cty": "x"}}):
+        ours, theirs = sign_compact({"x": 1}, key, **options), sign_compact({"x": 1}, signer,
+                                                                          **options)
+        assert ours.split(".")[:2] == theirs.split(".")[:2]
+    with pytest.raises(jb.ConfigurationError, match="no certificate"):
+        sign_compact({"x": 1}, signer, x5t_s256=True)
+
+
 def test_things_that_are_not_signers_are_refused_clearly() -> None:
     with pytest.raises(jb.ConfigurationError, match="a signer"):
         jb.JWS(jb.JWT(iss="a"), object())  # type: ignore[arg-type]
