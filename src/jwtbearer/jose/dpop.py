@@ -18,13 +18,14 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import ConfigurationError, JWSError, KeyLoadError
 from ._b64 import b64url_decode, b64url_encode
 from .jws import parse_json_object, verify_compact
 from .keys import SigningKey, VerifyingKey
+from .signer import Signer, checked_signer
 
 __all__ = ["DPOP_ALGS", "PROOF_MAX_AGE", "DPoP", "DPoPKey", "InvalidProof", "VerifiedProof",
            "access_token_hash", "htu_of", "jwk_thumbprint", "verify_proof"]
@@ -39,16 +40,8 @@ _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 _DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True).encode
 
 
-@runtime_checkable
-class DPoPKey(Protocol):
-    """What signs proofs: a :class:`SigningKey`, or any signer with the same four members."""
-
-    @property
-    def alg(self) -> str: ...
-
-    def public_jwk(self) -> dict[str, Any]: ...
-
-    def sign(self, data: bytes) -> bytes: ...
+#: What signs proofs: a :class:`SigningKey`, or any :class:`~jwtbearer.Signer` (an HSM, KMS).
+DPoPKey = Signer
 
 
 def htu_of(url: str) -> str:
@@ -96,8 +89,8 @@ class DPoP:
     """A DPoP key and the proofs it signs (RFC 9449); pass it as ``TokenClient(dpop=...)``.
 
     ``key`` defaults to a fresh ES256 key pair that lives as long as this object; give a
-    :class:`SigningKey` (or a signer with ``alg``, ``public_jwk()`` and ``sign()``) to keep the
-    binding across restarts. ``repr()`` shows the thumbprint, never key material.
+    :class:`SigningKey` or any :class:`~jwtbearer.Signer` (PKCS#11, KMS) to keep the binding
+    across restarts. ``repr()`` shows the thumbprint, never key material.
     """
 
     __slots__ = ("_jwk", "_lock", "_nonces", "jkt", "key")
@@ -105,11 +98,16 @@ class DPoP:
     def __init__(self, key: DPoPKey | None = None) -> None:
         if key is None:
             key = SigningKey.generate("ES256")
-        if not isinstance(key, DPoPKey):
+        if isinstance(key, SigningKey) and key.is_symmetric:
+            raise ConfigurationError("a DPoP proof is signed with an asymmetric key, not a "
+                                     "shared secret (RFC 9449 §4.2)")
+        signer = checked_signer(key)
+        if signer is None:
             raise ConfigurationError(
-                "DPoP key must be a SigningKey (or a signer with alg, public_jwk() and sign())"
+                "DPoP key must be a SigningKey or a Signer (alg, kid, public_jwk(), sign())"
             )
-        if (isinstance(key, SigningKey) and key.is_symmetric) or key.alg not in DPOP_ALGS:
+        key = signer
+        if key.alg not in DPOP_ALGS:
             raise ConfigurationError(
                 f"a DPoP proof is signed with an asymmetric key ({', '.join(DPOP_ALGS)}), not "
                 f"{key.alg} (RFC 9449 §4.2)"
