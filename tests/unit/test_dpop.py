@@ -168,3 +168,12 @@ def test_mtls_endpoint_alias_from_metadata() -> None:
     assert client_arguments(basic, metadata, mtls=True)[0] == "https://mtls.as.example/token"
     with pytest.raises(jb.ConfigurationError, match="self_signed_tls_client_auth"):
         client_arguments(jb.SelfSignedTLSClientAuth("c"), metadata)
+
+
+def test_any_signer_signs_proofs() -> None:
+    key = jb.SigningKey.generate("ES256")
+    signer = jb.CallableSigner("ES256", key.sign, public_jwk=key.public_jwk())
+    dpop = jb.DPoP(signer)
+    assert dpop.jkt == key.thumbprint()
+    proof = dpop.proof("POST", URL, now=NOW)
+    assert _checker().verify(proof, htm="POST", htu=URL, now=NOW).jkt == key.thumbprint()
