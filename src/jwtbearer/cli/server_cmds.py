@@ -31,17 +31,36 @@ def serve(
     config: Annotated[Path, typer.Option("--config", "-c", help="Server TOML file.")],
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    header_timeout: Annotated[float | None, typer.Option(
+        help="Seconds a client has to send a whole request head (config: header_timeout, "
+        "default 10).")] = None,
+    body_timeout: Annotated[float | None, typer.Option(
+        help="Seconds a client has to send a request body (config: body_timeout, default 30)."
+    )] = None,
+    keep_alive_timeout: Annotated[float | None, typer.Option(
+        help="Seconds an idle keep-alive connection stays open (config: keep_alive_timeout, "
+        "default 5).")] = None,
+    max_connections: Annotated[int | None, typer.Option(
+        help="Connections served at once; more get 503 (config: max_connections, default 512 "
+        "per CPU core).")] = None,
 ) -> None:
     """Run the reference token endpoint (RFC 7523 / RFC 6749) from a TOML configuration."""
     console = Console(stderr=True)
     _server_extra(console)
     from ..server.config import load_config
     from ..server.core import TokenEndpoint
+    from ..server.limits import ServerLimits
 
     try:
         settings = load_config(config)
         endpoint = TokenEndpoint(settings)
-    except (ConfigurationError, KeyLoadError) as exc:
+        limits = ServerLimits(
+            header_timeout=header_timeout or settings.header_timeout,
+            body_timeout=body_timeout or settings.body_timeout,
+            keep_alive_timeout=keep_alive_timeout or settings.keep_alive_timeout,
+            max_connections=max_connections or settings.max_connections,
+        )
+    except (ConfigurationError, KeyLoadError, ValueError) as exc:
         console.print(f"[red]configuration refused:[/] {escape(str(exc))}", highlight=False)
         raise typer.Exit(EXIT_CONFIG) from None
     import uvicorn
@@ -65,7 +84,7 @@ def serve(
         console.print(f"[yellow]warning:[/] issuer names port {issuer.port} but the server "
                       f"listens on {port}; assertions must use aud = {settings.token_endpoint}")
     uvicorn.run(app_for(endpoint), host=host, port=port, workers=1, access_log=False,
-                log_level="warning")
+                log_level="warning", **limits.uvicorn_options())
 
 
 def demo() -> None:

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from .._files import _home, _write_file
 from ..errors import ConfigurationError, KeyLoadError
 from ..keys import SigningKey
+from .limits import default_max_connections
 from .registry import Client, ClientRegistry, ServerConfigError, parse_client
 
 __all__ = ["ACCESS_TOKEN_ALGS", "ServerConfig", "load_config", "parse_config"]
@@ -32,6 +33,11 @@ _INTS: dict[str, tuple[int, int, int]] = {  # key: (default, min, max)
     "max_assertion_size": (16 * 1024, 1024, 64 * 1024),
     "max_body_size": (64 * 1024, 1024, 1024 * 1024),
     "replay_max_entries": (1_000_000, 1, 100_000_000),
+    # Connection limits (server/limits.py): seconds, and connections per process.
+    "header_timeout": (10, 1, 3600),
+    "body_timeout": (30, 1, 3600),
+    "keep_alive_timeout": (5, 1, 3600),
+    "max_connections": (default_max_connections(), 1, 1_000_000),
 }
 _BOOLS: dict[str, bool] = {"require_jti": True, "allow_audience_array": False}
 _STRINGS = frozenset(
@@ -66,6 +72,11 @@ class ServerConfig:
     error_detail: str = "full"
     instance_url: str | None = None
     source: str = "<config>"
+    header_timeout: int = 10
+    body_timeout: int = 30
+    keep_alive_timeout: int = 5
+    max_connections: int = 0
+    """0: the default of :class:`~jwtbearer.server.limits.ServerLimits` (512 per core)."""
 
     @property
     def token_endpoint(self) -> str:
@@ -193,6 +204,10 @@ def parse_config(
         replay_max_entries=ints["replay_max_entries"],
         require_jti=bools["require_jti"],
         allow_audience_array=bools["allow_audience_array"],
+        header_timeout=ints["header_timeout"],
+        body_timeout=ints["body_timeout"],
+        keep_alive_timeout=ints["keep_alive_timeout"],
+        max_connections=ints["max_connections"],
     )
 
 
