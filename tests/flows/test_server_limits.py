@@ -26,7 +26,8 @@ from jwtbearer.server.registry import ServerConfigError
 
 STACKS = pytest.mark.parametrize("pure_python", [False, True], ids=["httptools", "h11"])
 HARD_BOUND = 15.0
-HEAD = b"POST /token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+HEAD = (b"POST /token HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Content-Type: application/x-www-form-urlencoded\r\n")
 
 
 @contextmanager
