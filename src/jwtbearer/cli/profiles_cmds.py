@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from .._urls import redact_url
 from ..profiles import load_profiles, profiles_path
 from ._common import escape, fail, handled, out
 
@@ -30,7 +31,7 @@ def list_profiles() -> None:
         out.print(f"No [profiles.NAME] tables in {escape(str(profiles_path()))}.", markup=False)
         return
     for name, prof in sorted(profiles.items()):
-        out.print(f"{escape(name)}  {prof.grant}  {escape(prof.token_url)}")
+        out.print(f"{escape(name)}  {prof.grant}  {escape(redact_url(prof.token_url))}")
 
 
 @profiles_app.command("show")
@@ -48,7 +49,7 @@ def show_profile(name: Annotated[str, typer.Argument(help="The profile's name.")
             continue
         value = getattr(prof, f.name)
         if value is not None:
-            out.print(f"  {f.name:<20} {escape(str(value))}")
+            out.print(f"  {f.name:<20} {escape(redact_url(str(value)))}")
 
 
 def register(app: typer.Typer) -> None:
