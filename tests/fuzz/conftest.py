@@ -7,7 +7,6 @@ import os
 import time
 from typing import Any
 
-import pytest
 from fuzzkit import CALLS, EXAMPLES, PEAKS
 
 _STARTED = time.monotonic()
@@ -34,8 +33,3 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     if report:
         with open(report, "w", encoding="utf-8") as fh:
             json.dump(figures, fh, indent=1)
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"

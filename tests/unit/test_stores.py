@@ -261,6 +261,21 @@ def test_redis_lock_is_renewed_while_held(redis_url: str) -> None:
     assert other._redis.exists(lock_name) == 0
 
 
+def test_redis_lock_never_left_is_not_renewed_for_ever(redis_url: str) -> None:
+    # A holder that never leaves its with-block (a cancelled task, a lost context manager)
+    # stops renewing after lock_timeout, so the lock expires and others can take it.
+    holder = RedisStore(redis_url, encryption_key=KEY_A, prefix="t6:", lock_ttl=1.0,
+                        lock_timeout=1.0)
+    lock_name = f"t6:lock:{hashed('k')}"
+    stuck = holder.lock("k")
+    stuck.__enter__()
+    deadline = time.monotonic() + 15
+    while holder._redis.exists(lock_name):
+        assert time.monotonic() < deadline, "the abandoned lock was renewed for ever"
+        time.sleep(0.1)
+    stuck.__exit__(None, None, None)
+
+
 @pytest.mark.parametrize(("value", "px"), [
     ("gone-holder:5000", 1000),   # 1 s left of 5: its holder missed renewals
     ("late-set-nx:5000", 1500),

@@ -205,8 +205,13 @@ class RedisStore:
         return bool(taken)
 
     def _keep(self, name: str, value: str, ttl_ms: int, stop: threading.Event) -> None:
-        """Renew the lock until ``stop`` is set; give up once it is no longer ours."""
-        while not stop.wait(self.lock_ttl * _RENEW_SHARE):
+        """Renew the lock until ``stop`` is set; give up once it is no longer ours.
+
+        Renewal stops after ``lock_timeout`` too: waiters stop waiting then anyway, and a
+        holder that never left its ``with`` block (a cancelled task) cannot keep it for ever.
+        """
+        until = time.monotonic() + self.lock_timeout
+        while not stop.wait(self.lock_ttl * _RENEW_SHARE) and time.monotonic() < until:
             try:
                 if not self._call("lock", self._renew, keys=[name], args=[value, ttl_ms]):
                     if not stop.is_set():
