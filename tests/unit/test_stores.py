@@ -172,6 +172,18 @@ def test_sqlite_lock_excludes_and_expires(tmp_path: Path) -> None:
         pass
 
 
+def test_sqlite_lock_is_renewed_while_held(tmp_path: Path) -> None:
+    path = tmp_path / "renewed.db"
+    holder = SQLiteStore(path, lock_ttl=1.0)
+    other = SQLiteStore(path, lock_ttl=1.0, lock_timeout=0)
+    with holder.lock("k"):
+        time.sleep(3.0)  # three times the time-to-live: the holder kept renewing it
+        with pytest.raises(StoreLockTimeout), other.lock("k"):
+            pass
+    with other.lock("k"):
+        pass
+
+
 def test_sqlite_unusable_path_is_a_store_error(tmp_path: Path) -> None:
     (tmp_path / "dir.db").mkdir()
     with pytest.raises(StoreError, match=r"dir\.db"):

@@ -13,7 +13,7 @@ from typing import Any
 from .._urls import redact_url
 from ..errors import ConfigurationError
 from ..token import Clock, Token, system_clock
-from ._base import Sealer, StoreError, hashed, log, wait_for_lock
+from ._base import Sealer, StoreError, hashed, keep_renewed, log, wait_for_lock
 
 __all__ = ["RedisStore"]
 
@@ -204,25 +204,6 @@ class RedisStore:
                         self._where)
         return bool(taken)
 
-    def _keep(self, name: str, value: str, ttl_ms: int, stop: threading.Event) -> None:
-        """Renew the lock until ``stop`` is set; give up once it is no longer ours.
-
-        Renewal stops after ``lock_timeout`` too: waiters stop waiting then anyway, and a
-        holder that never left its ``with`` block (a cancelled task) cannot keep it for ever.
-        """
-        until = time.monotonic() + self.lock_timeout
-        while not stop.wait(self.lock_ttl * _RENEW_SHARE) and time.monotonic() < until:
-            try:
-                if not self._call("lock", self._renew, keys=[name], args=[value, ttl_ms]):
-                    if not stop.is_set():
-                        log.warning(
-                            "lost the refresh lock in %s before the refresh ended (it was not "
-                            "renewed in time); another host may refresh too", self._where,
-                        )
-                    return
-            except StoreError:
-                continue  # Redis slow or down: the lock expires unless a renewal lands
-
     @contextmanager
     def lock(self, key: str, *, wait: bool = True) -> Iterator[None]:
         """Hold the fleet-wide refresh lock for ``key`` (see the class docstring)."""
@@ -233,12 +214,10 @@ class RedisStore:
             self.lock_timeout if wait else 0.0,
             f"{self._where} (another host is refreshing and renewing it)",
         )
-        stop = threading.Event()
-        keeper = threading.Thread(
-            target=self._keep, args=(name, value, ttl_ms, stop), name="jwtbearer-lock-renewal",
-            daemon=True,
+        stop = keep_renewed(
+            lambda: bool(self._call("lock", self._renew, keys=[name], args=[value, ttl_ms])),
+            every=self.lock_ttl * _RENEW_SHARE, limit=self.lock_timeout, where=self._where,
         )
-        keeper.start()
         try:
             yield
         finally:
