@@ -243,3 +243,32 @@ def test_late_lock_from_a_timed_out_take_is_released_once_redis_answers(
             store.get("k")
     finally:
         server.resume()
+
+
+def test_server_replay_check_on_a_stalled_redis_fails_closed_within_the_deadline(
+    server: PausableRedis,
+) -> None:
+    from jwtbearer.server.replay import RedisReplayCache, ReplayCacheUnavailable
+
+    cache = RedisReplayCache(server.url)
+    assert cache.first_use("iss", "jti-1", expires_at=time.time() + 60, now=time.time())
+    outcome: list[object] = []
+
+    def check() -> None:
+        try:
+            outcome.append(cache.first_use("iss", "jti-2", expires_at=time.time() + 60,
+                                           now=time.time()))
+        except ReplayCacheUnavailable as exc:
+            outcome.append(exc)
+
+    server.stop()
+    try:
+        worker = threading.Thread(target=check, daemon=True)
+        worker.start()
+        worker.join(timeout=HARD_BOUND)  # no client retries: one 2 s deadline, not ten
+        assert outcome and isinstance(outcome[0], ReplayCacheUnavailable)
+    finally:
+        server.resume()
+    # The late SET of jti-2 may have landed; jti-3 is fresh and accepted.
+    assert cache.first_use("iss", "jti-3", expires_at=time.time() + 60, now=time.time())
+    cache.close()
