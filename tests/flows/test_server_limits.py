@@ -220,3 +220,50 @@ def test_serve_has_the_limit_flags() -> None:
                  "--max-connections"):
         assert flag in result.output
 
+
+
+def test_serve_applies_the_flags_over_the_file(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = tmp_path / "server.toml"
+    config.write_text(f'issuer = "http://127.0.0.1:{port}"\nstate_dir = "state"\n'
+                      "header_timeout = 600\nmax_connections = 100\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from jwtbearer.cli import main; main()", "serve", "--config",
+         str(config), "--port",
+         str(port), "--header-timeout", "1", "--max-connections", "2"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "serve did not start"
+            time.sleep(0.1)
+        silent = Dripper([_connect(url), _connect(url)], b"")
+        third = _connect(url)  # over --max-connections 2
+        drip = Dripper([third], b"")
+        try:
+            deadline = time.monotonic() + HARD_BOUND
+            while not (all(silent.closed) and all(drip.closed)):
+                assert time.monotonic() < deadline, "the flags were not applied"
+                silent.round()
+                drip.round()
+                time.sleep(0.1)
+        finally:
+            silent.close()
+            drip.close()
+        assert drip.got[0].startswith(b"HTTP/1.1 503 ")
+        assert all(got.startswith(b"HTTP/1.1 408 ") for got in silent.got)  # 1 s, not 600 s
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
