@@ -199,9 +199,10 @@ class Profile:
         path = self._path(target)
         try:
             value = path.read_text(encoding="utf-8").rstrip("\r\n")
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # ValueError: not UTF-8, a NUL in the name
             raise ConfigurationError(
-                f"{self.where}: {what}: cannot read {path}: {exc.strerror or exc}"
+                f"{self.where}: {what}: cannot read {path}: "
+                f"{getattr(exc, 'strerror', None) or exc}"
             ) from None
         if not value:
             raise ConfigurationError(f"{self.where}: {what}: {path} is empty")

@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from fuzzkeys import KEYS, PEMS
+from fuzzkeys import DERS, KEYS, PEMS
 from fuzzkit import FUZZ, json_values, survive
 from hypothesis import given
 from hypothesis import strategies as st
@@ -25,8 +25,9 @@ BASE = Path(tempfile.mkdtemp(prefix="jwtbearer-fuzz-config-"))
 (BASE / "jwks.json").write_text(json.dumps({"keys": [KEYS["ES256"].public_jwk()]}))
 (BASE / "secret.txt").write_text("a-secret-value\n")
 (BASE / "state").mkdir()
+(BASE / "binary.p12").write_bytes(DERS[1])
 _SAFE_PATHS = st.sampled_from(["key.pem", "missing.pem", "jwks.json", "secret.txt", "state",
-                               "", ".", "state/none", "key.pem\x00x"])
+                               "", ".", "state/none", "key.pem\x00x", "binary.p12"])
 
 _SERVER_KEYS = ["issuer", "signing_key", "access_token_alg", "access_token_audience", "replay",
                 "error_detail", "instance_url", "state_dir", "access_token_lifetime", "leeway",
@@ -39,7 +40,7 @@ _CLIENT_KEYS = ["client_id", "token_endpoint_auth_method", "token_endpoint_auth_
 _PROFILE_KEYS = ["token_url", "grant", "client_id", "subject", "audience", "key",
                  "key_password", "client_auth", "client_secret", "scope", "lifetime",
                  "refresh_before", "cache", "allow_insecure_http"]
-_PATHISH = {"signing_key", "state_dir", "certificate", "key"}
+_PATHISH = {"signing_key", "state_dir", "certificate", "key", "jwks"}
 _WORDS = st.sampled_from([
     "http://127.0.0.1:8000", "https://as.example.com/", "ftp://x", "https://h/?q=1", "memory",
     "redis://:pw@127.0.0.1:1/0", "EdDSA", "RS256", "HS256", "none", "client_secret_basic",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -50,3 +51,47 @@ def test_unreadable_certificates_are_key_load_errors(old: bytes, new: bytes) -> 
     key_and_cert = PEMS[1].split(b"-----BEGIN CERTIFICATE-----")[0] + pem
     with pytest.raises(KeyLoadError):
         SigningKey.from_pem(key_and_cert)
+
+
+@pytest.mark.parametrize("key", ["signing_key", "state_dir"])
+def test_a_nul_byte_in_a_config_path_is_a_configuration_error(key: str, tmp_path: Path) -> None:
+    from jwtbearer.server.config import parse_config
+    from jwtbearer.server.registry import ServerConfigError
+
+    with pytest.raises(ServerConfigError, match=key):
+        parse_config({"issuer": "http://127.0.0.1:8000", key: "key.pem\x00x"}, base=tmp_path)
+
+
+def test_a_nul_byte_in_a_key_path_is_a_key_load_error() -> None:
+    with pytest.raises(KeyLoadError, match="cannot read key file"):
+        SigningKey.from_file("key.pem\x00x")
+
+
+@pytest.mark.parametrize("name", ["binary.p12", "jwks\x00.json"])
+def test_an_unreadable_jwks_file_is_a_configuration_error(name: str, tmp_path: Path) -> None:
+    from fuzzkeys import DERS
+
+    from jwtbearer.server.config import parse_config
+    from jwtbearer.server.registry import ServerConfigError
+
+    (tmp_path / "binary.p12").write_bytes(DERS[1])  # not UTF-8
+    client = {"client_id": "c", "token_endpoint_auth_method": "private_key_jwt",
+              "grant_types": ["client_credentials"], "jwks": name}
+    with pytest.raises(ServerConfigError, match="jwks"):
+        parse_config({"issuer": "http://127.0.0.1:8000", "state_dir": "state",
+                      "clients": [client]}, base=tmp_path)
+
+
+@pytest.mark.parametrize("name", ["binary.p12", "secret\x00.txt"])
+def test_an_unreadable_secret_file_is_a_configuration_error(name: str, tmp_path: Path) -> None:
+    from fuzzkeys import DERS
+
+    from jwtbearer import ConfigurationError
+    from jwtbearer.profiles import Profile
+
+    (tmp_path / "binary.p12").write_bytes(DERS[1])  # not UTF-8
+    profile = Profile.from_mapping("p", {"token_url": "https://h/t", "grant": "client-credentials",
+                                         "client_auth": "client_secret_basic", "client_id": "c",
+                                         "client_secret": f"file:{name}"}, base_dir=tmp_path)
+    with pytest.raises(ConfigurationError, match="cannot read"):
+        profile.resolve_secret(f"file:{name}", "client_secret")

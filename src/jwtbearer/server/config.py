@@ -129,7 +129,7 @@ def _signing_key(data: Mapping[str, Any], base: Path, source: str, alg: str) -> 
             # Mode 0600 from creation, then renamed into place: never readable by others,
             # never half-written.
             _write_file(path, key.private_pem())
-    except (KeyLoadError, ConfigurationError, OSError) as exc:
+    except (KeyLoadError, ConfigurationError, OSError, ValueError) as exc:  # ValueError: NUL
         raise ServerConfigError(source, "state_dir", f"{path}: {exc}") from None
     return key.with_kid(key.thumbprint())
 
