@@ -156,13 +156,17 @@ class RedisStore:
     def _sweep(self) -> None:
         with self._orphans_lock:
             orphans, self._orphans = self._orphans, set()
-        for name, value in orphans:
+        left = list(orphans)
+        while left:
+            name, value = left[-1]
             try:
                 self._release(keys=[name], args=[value])
             except self._errors:
+                self._down_until = time.monotonic() + _DOWN_FOR
                 with self._orphans_lock:
-                    self._orphans.add((name, value))
+                    self._orphans.update(left)  # kept for the next time Redis answers
                 return
+            left.pop()
 
     def _fail(self, action: str, exc: Exception) -> StoreError:
         return StoreError(f"cannot {action} the token store {self._where}: {type(exc).__name__}")
