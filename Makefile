@@ -28,7 +28,7 @@ bench: $(VENV)/.installed-bench redis-server
 # The fuzz suite runs in `make test` with a few dozen examples per target; this is the long run
 # (about 10 minutes on 2 cores): new random examples each time, figures printed at the end and
 # written to $(VENV)/fuzz-report.json. FUZZ_EXAMPLES=N changes the examples per target.
-FUZZ_EXAMPLES ?= 4000
+FUZZ_EXAMPLES ?= 8000
 fuzz: $(VENV)/.installed-dev
 	JWTBEARER_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) JWTBEARER_FUZZ_REPORT=$(VENV)/fuzz-report.json \
 	  $(BIN)/python -m pytest tests/fuzz -q

@@ -130,9 +130,11 @@ def limited_protocol(limits: ServerLimits, *, pure_python: bool = False) -> type
         else:
             return type("LimitedHttpToolsProtocol", (_HttpToolsLimits, HttpToolsProtocol),
                         {"limits": limits})
+    import h11
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
-    return type("LimitedH11Protocol", (_H11Limits, H11Protocol), {"limits": limits})
+    states = {"_idle": h11.IDLE, "_body": h11.SEND_BODY}
+    return type("LimitedH11Protocol", (_H11Limits, H11Protocol), {"limits": limits, **states})
 
 
 class _HttpToolsLimits(_Deadlines):
@@ -164,6 +166,8 @@ class _H11Limits(_Deadlines):
     """h11 has no callbacks: after each chunk of data, look at the client's side of the state."""
 
     conn: Any
+    _idle: Any  # h11.IDLE and h11.SEND_BODY, set by limited_protocol
+    _body: Any
 
     def connection_made(self, transport: asyncio.Transport) -> None:
         super().connection_made(transport)  # type: ignore[misc]
@@ -174,16 +178,14 @@ class _H11Limits(_Deadlines):
         super().connection_lost(exc)  # type: ignore[misc]
 
     def data_received(self, data: bytes) -> None:
-        import h11
-
-        if self._phase is None and self.conn.their_state is h11.IDLE:
+        if self._phase is None and self.conn.their_state is self._idle:
             self._arm("head")  # the first byte of a new request head
         super().data_received(data)  # type: ignore[misc]
         if self.transport.is_closing():
             return
         state = self.conn.their_state
-        if state is h11.SEND_BODY:
+        if state is self._body:
             if self._phase != "body":
                 self._arm("body")
-        elif state is not h11.IDLE:
+        elif state is not self._idle:
             self._disarm()  # the whole request is in; the application answers
