@@ -4,12 +4,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: demo test lint typecheck pytest bench fuzz redis-server clean
+.PHONY: demo test lint typecheck pytest bench fuzz redis-server curl wrk clean
 
 demo: $(VENV)/.installed-server
 	$(BIN)/jwtbearer demo
 
-test: $(VENV)/.installed-dev redis-server lint typecheck pytest
+test: $(VENV)/.installed-dev redis-server curl wrk lint typecheck pytest
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests bench
@@ -17,10 +17,11 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy --strict src
 
-pytest: $(VENV)/.installed-dev redis-server
+pytest: $(VENV)/.installed-dev redis-server curl wrk
 	$(BIN)/python -m pytest
 
-bench: $(VENV)/.installed-bench redis-server
+bench: $(VENV)/.installed-bench redis-server wrk
+	$(BIN)/python bench/importtime.py
 	$(BIN)/python bench/sign.py
 	$(BIN)/python bench/cache.py
 	$(BIN)/python bench/server.py
@@ -57,6 +58,22 @@ redis-server:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server >/dev/null; }
 	@command -v redis-server >/dev/null 2>&1 || { echo "redis-server is missing and could not be installed"; exit 1; }
+
+# The server tests run the seed-style curl command and the one `jwtbearer assert --curl` prints.
+curl:
+	@command -v curl >/dev/null 2>&1 || { \
+	  echo "installing curl (Debian package)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq curl >/dev/null; }
+	@command -v curl >/dev/null 2>&1 || { echo "curl is missing and could not be installed"; exit 1; }
+
+# wrk (Debian package) loads the server in bench/server.py; a unit test checks that harness.
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { \
+	  echo "installing wrk (Debian package)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk >/dev/null; }
+	@command -v wrk >/dev/null 2>&1 || { echo "wrk is missing and could not be installed"; exit 1; }
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

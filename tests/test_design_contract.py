@@ -121,7 +121,8 @@ def test_jws_and_exchange(mock: MockTokenEndpoint, my_cert: jb.SigningKey) -> No
     jws = jb.JWS(_jwt(), "my-cert")
     compact = jws.compact_serialization()
     assert compact.count(".") == 2
-    assert jb.verify_compact(compact, my_cert.verifying_key()).claims()["sub"] == "user@example.com"
+    verified = jb.jose.verify_compact(compact, my_cert.verifying_key())
+    assert verified.claims()["sub"] == "user@example.com"
 
     ex = jb.JWTBearerTokenExchange(ENDPOINT, jws)
     assert ex.get_access_token() == "mock-access-token-1"
@@ -129,7 +130,7 @@ def test_jws_and_exchange(mock: MockTokenEndpoint, my_cert: jb.SigningKey) -> No
     assert len(mock.requests) == 1
     response = ex.get_http_response()
     assert isinstance(response, httpx.Response) and response.status_code == 200
-    assert ex.grant_type == jb.JWT_BEARER_GRANT
+    assert ex.grant_type == jb.oauth.JWT_BEARER_GRANT
     assert ex.jws is jws and ex.token_endpoint == ENDPOINT
 
     twin = ex.clone()
@@ -157,7 +158,7 @@ def test_token_client_every_grant(mock: MockTokenEndpoint) -> None:
     assert mock.last_request.form["audience"] == "https://api.example.com"
 
     client.authorization_code("the-code", "https://app.example.com/cb", code_verifier=None)
-    assert mock.last_request.grant_type == jb.AUTHORIZATION_CODE_GRANT
+    assert mock.last_request.grant_type == jb.oauth.AUTHORIZATION_CODE_GRANT
 
     refreshed = client.refresh("the-refresh-token")
     assert refreshed.refresh_token == "the-refresh-token"

@@ -1,163 +1,143 @@
 """jwtbearer: server-to-server OAuth 2.0 with JWTs.
 
-The public API, in reading order. ``jwtbearer.testing`` (the mock token endpoint, fake clock and
-pytest fixtures) and ``jwtbearer.server`` (the reference token endpoint, extra ``server``) are
-imported on their own.
+The public API, in reading order; each name lives in the layer that defines it and is loaded on
+first use, so ``import jwtbearer`` stays cheap (a CLI call or a serverless cold start pays only
+for what it touches). The layers, top-down:
+
+- ``jwtbearer.token``, ``jwtbearer.errors``, ``jwtbearer.oauth``: the shared vocabulary;
+- ``jwtbearer.jose``: keys, compact JWS, the key store, Apex ``Auth.JWT`` / ``Auth.JWS``;
+- ``jwtbearer.client``: client authentication, grants, the sans-I/O protocol, the token
+  clients and the Apex ``Auth.JWTBearerTokenExchange``;
+- ``jwtbearer.lifecycle``: caching, token stores, ``BearerAuth``;
+- ``jwtbearer.profiles`` and ``jwtbearer.diagnose``;
+- ``jwtbearer.testing`` (mock token endpoint, fake clock, pytest fixtures) and
+  ``jwtbearer.server`` (the reference token endpoint, extra ``server``), imported on their own.
+
+Plumbing (base64url, request builders, registries, constants) is imported from its module.
 """
 
 from __future__ import annotations
 
-# Tokens and where they come from
-from .token import AsyncTokenSource, Clock, system_clock, Token, TokenSource
+from typing import TYPE_CHECKING
 
-# Errors (the tree is drawn in jwtbearer.errors)
-from .errors import (
-    ConfigurationError,
-    error_class_for,
-    InvalidClient,
-    InvalidGrant,
-    InvalidRequest,
-    InvalidScope,
-    InvalidTarget,
-    JWSError,
-    JWTBearerError,
-    JWTBearerTokenExchangeException,
-    KeyLoadError,
-    RateLimited,
-    redact,
-    ResponseFormatError,
-    ServerError,
-    StoreError,
-    StoreLockTimeout,
-    TemporarilyUnavailable,
-    TokenEndpointError,
-    TransportError,
-    UnauthorizedClient,
-    UnexpectedRedirect,
-    UnsupportedGrantType,
-)
+from ._lazy import lazy
 
-# Keys: PEM, PKCS#12, JWK, secrets; named keys
-from .keys import ALGORITHMS, default_key_store, KeyStore, load_jwks, SigningKey, VerifyingKey
+if TYPE_CHECKING:
+    # Tokens and where they come from
+    from .token import AsyncTokenSource, Token, TokenSource
 
-# Compact JWS (RFC 7515), algorithm pinned by the key
-from .jws import (
-    b64url_decode,
-    b64url_encode,
-    MAX_TOKEN_LENGTH,
-    parse_json_object,
-    sign_compact,
-    sign_with_header,
-    unverified_claims,
-    unverified_header,
-    VerifiedJWS,
-    verify_compact,
-)
+    # Errors (the tree is drawn in jwtbearer.errors)
+    from .errors import (
+        ConfigurationError,
+        InvalidClient,
+        InvalidGrant,
+        InvalidRequest,
+        InvalidScope,
+        InvalidTarget,
+        JWSError,
+        JWTBearerError,
+        JWTBearerTokenExchangeException,
+        KeyLoadError,
+        RateLimited,
+        ResponseFormatError,
+        ServerError,
+        StoreError,
+        TemporarilyUnavailable,
+        TokenEndpointError,
+        TransportError,
+        UnauthorizedClient,
+        UnexpectedRedirect,
+        UnsupportedGrantType,
+    )
 
-# Apex Auth.JWT and Auth.JWS
-from .assertion import JWS, JWT, make_assertion, new_jti, REGISTERED_CLAIMS
+    # Keys and Apex Auth.JWT / Auth.JWS
+    from .jose import JWS, JWT, KeyStore, SigningKey
 
-# Apex Auth.JWTBearerTokenExchange
-from .exchange import AsyncJWTBearerTokenExchange, JWTBearerTokenExchange
+    # Client authentication (RFC 6749 §2.3, RFC 7523 §2.2) and grants (RFC 7523 §2.1, RFC 6749 §4)
+    from .client import (
+        ClientSecretBasic,
+        ClientSecretJWT,
+        ClientSecretPost,
+        NoClientAuth,
+        PrivateKeyJWT,
+    )
+    from .client import AuthorizationCode, ClientCredentials, JWTBearer, PKCE, RefreshToken
 
-# Client authentication (RFC 6749 §2.3, RFC 7523 §2.2)
-from .client_auth import (
-    CLIENT_ASSERTION_TYPE,
-    ClientAuth,
-    ClientSecretBasic,
-    ClientSecretJWT,
-    ClientSecretPost,
-    NoClientAuth,
-    PrivateKeyJWT,
-)
+    # Token clients (the only I/O) and Apex Auth.JWTBearerTokenExchange
+    from .client import AsyncTokenClient, RetryPolicy, TokenClient
+    from .client import AsyncJWTBearerTokenExchange, JWTBearerTokenExchange
 
-# Grants (RFC 7523 §2.1, RFC 6749 §4)
-from .grants import (
-    AUTHORIZATION_CODE_GRANT,
-    AuthorizationCode,
-    CLIENT_CREDENTIALS_GRANT,
-    ClientCredentials,
-    Grant,
-    JWT_BEARER_GRANT,
-    JWTBearer,
-    PKCE,
-    REFRESH_TOKEN_GRANT,
-    RefreshToken,
-)
+    # Reuse until shortly before expiry; stores for a process, a machine, a fleet; httpx/requests
+    from .lifecycle import AsyncCachedSource, BearerAuth, CachedSource
+    from .lifecycle import MemoryStore, RedisStore, SQLiteStore
 
-# Protocol core, no I/O: requests, responses, retries
-from .protocol import (
-    build_token_request,
-    MAX_RESPONSE_BYTES,
-    parse_retry_after,
-    parse_token_response,
-    RetryPolicy,
-    TokenRequest,
-)
-
-# Token clients: the only I/O
-from .client import AsyncEndpointSource, AsyncTokenClient, EndpointSource, TokenClient
-
-# Reuse until shortly before expiry, one refresh per expiry
-from .caching import AsyncCachedSource, CachedSource
-
-# Token stores: process, machine (SQLite), fleet (Redis)
-from .stores import MemoryStore, RedisStore, SQLiteStore, store_key, TokenStore
-
-# httpx and requests integration
-from .httpauth import BearerAuth
-
-# Named credentials from TOML
-from .profiles import CLIENT_AUTH_METHODS, GRANTS, load_profiles, Profile, profile, profiles_path
-
-# Inspect an assertion, explain an error
-from .diagnose import (
-    explain_error,
-    Explanation,
-    Finding,
-    inspect_assertion,
-    KNOWN_ERRORS,
-    KnownError,
-    Report,
-)
+    # Named credentials from TOML; inspect an assertion, explain an error
+    from .profiles import profile
+    from .diagnose import explain_error, inspect_assertion
 
 __version__ = "0.1.0"
 
+#: Where each public name is defined (module relative to this package).
+_HOMES = {
+    **dict.fromkeys(("AsyncTokenSource", "Token", "TokenSource"), ".token"),
+    **dict.fromkeys(
+        (
+            "ConfigurationError", "InvalidClient", "InvalidGrant", "InvalidRequest",
+            "InvalidScope", "InvalidTarget", "JWSError", "JWTBearerError",
+            "JWTBearerTokenExchangeException", "KeyLoadError", "RateLimited",
+            "ResponseFormatError", "ServerError", "StoreError", "TemporarilyUnavailable",
+            "TokenEndpointError", "TransportError", "UnauthorizedClient", "UnexpectedRedirect",
+            "UnsupportedGrantType",
+        ),
+        ".errors",
+    ),
+    **dict.fromkeys(("JWS", "JWT"), ".jose.assertion"),
+    "SigningKey": ".jose.keys",
+    "KeyStore": ".jose.keystore",
+    **dict.fromkeys(
+        ("ClientSecretBasic", "ClientSecretJWT", "ClientSecretPost", "NoClientAuth",
+         "PrivateKeyJWT"),
+        ".client.client_auth",
+    ),
+    **dict.fromkeys(
+        ("AuthorizationCode", "ClientCredentials", "JWTBearer", "PKCE", "RefreshToken"),
+        ".client.grants",
+    ),
+    **dict.fromkeys(("AsyncTokenClient", "TokenClient"), ".client.token_client"),
+    "RetryPolicy": ".client.protocol",
+    **dict.fromkeys(
+        ("AsyncJWTBearerTokenExchange", "JWTBearerTokenExchange"), ".client.exchange"
+    ),
+    **dict.fromkeys(("AsyncCachedSource", "CachedSource"), ".lifecycle.caching"),
+    "BearerAuth": ".lifecycle.httpauth",
+    "MemoryStore": ".lifecycle.stores.memory",
+    "RedisStore": ".lifecycle.stores.redis",
+    "SQLiteStore": ".lifecycle.stores.sqlite",
+    "profile": ".profiles",
+    **dict.fromkeys(("explain_error", "inspect_assertion"), ".diagnose.explain"),
+}
+#: The layers, reachable as attributes too (``jwtbearer.jose.verify_compact``).
+_SUBMODULES = frozenset({
+    "cli", "client", "demo", "diagnose", "errors", "jose", "lifecycle", "oauth", "profiles",
+    "server", "testing", "token",
+})
+
 __all__ = [
-    "ALGORITHMS",
-    "AUTHORIZATION_CODE_GRANT",
-    "CLIENT_ASSERTION_TYPE",
-    "CLIENT_AUTH_METHODS",
-    "CLIENT_CREDENTIALS_GRANT",
-    "GRANTS",
     "JWS",
     "JWT",
-    "JWT_BEARER_GRANT",
-    "KNOWN_ERRORS",
-    "MAX_RESPONSE_BYTES",
-    "MAX_TOKEN_LENGTH",
     "PKCE",
-    "REFRESH_TOKEN_GRANT",
-    "REGISTERED_CLAIMS",
     "AsyncCachedSource",
-    "AsyncEndpointSource",
     "AsyncJWTBearerTokenExchange",
     "AsyncTokenClient",
     "AsyncTokenSource",
     "AuthorizationCode",
     "BearerAuth",
     "CachedSource",
-    "ClientAuth",
     "ClientCredentials",
     "ClientSecretBasic",
     "ClientSecretJWT",
     "ClientSecretPost",
-    "Clock",
     "ConfigurationError",
-    "EndpointSource",
-    "Explanation",
-    "Finding",
-    "Grant",
     "InvalidClient",
     "InvalidGrant",
     "InvalidRequest",
@@ -170,57 +150,31 @@ __all__ = [
     "JWTBearerTokenExchangeException",
     "KeyLoadError",
     "KeyStore",
-    "KnownError",
     "MemoryStore",
     "NoClientAuth",
     "PrivateKeyJWT",
-    "Profile",
     "RateLimited",
     "RedisStore",
     "RefreshToken",
-    "Report",
     "ResponseFormatError",
     "RetryPolicy",
     "SQLiteStore",
     "ServerError",
     "SigningKey",
     "StoreError",
-    "StoreLockTimeout",
     "TemporarilyUnavailable",
     "Token",
     "TokenClient",
     "TokenEndpointError",
-    "TokenRequest",
     "TokenSource",
-    "TokenStore",
     "TransportError",
     "UnauthorizedClient",
     "UnexpectedRedirect",
     "UnsupportedGrantType",
-    "VerifiedJWS",
-    "VerifyingKey",
-    "b64url_decode",
-    "b64url_encode",
-    "build_token_request",
-    "default_key_store",
-    "error_class_for",
     "explain_error",
     "inspect_assertion",
-    "load_jwks",
-    "load_profiles",
-    "make_assertion",
-    "new_jti",
-    "parse_json_object",
-    "parse_retry_after",
-    "parse_token_response",
     "profile",
-    "profiles_path",
-    "redact",
-    "sign_compact",
-    "sign_with_header",
-    "store_key",
-    "system_clock",
-    "unverified_claims",
-    "unverified_header",
-    "verify_compact",
 ]
+
+
+__getattr__, __dir__ = lazy(__name__, _HOMES, globals(), _SUBMODULES)

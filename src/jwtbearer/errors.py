@@ -32,7 +32,10 @@ from __future__ import annotations
 
 import re
 
+from ._hints import CODE_HINTS, DESCRIPTION_HINTS
+
 __all__ = [
+    "REDACTED",
     "ConfigurationError",
     "InvalidClient",
     "InvalidGrant",
@@ -56,6 +59,7 @@ __all__ = [
     "UnsupportedGrantType",
     "error_class_for",
     "redact",
+    "redact_url",
 ]
 
 #: How much of a response body an exception keeps.
@@ -79,6 +83,40 @@ def redact(text: str) -> str:
     """
     text = _JWT_RE.sub(lambda m: f"{m.group(1)}.{m.group(2)}.<signature removed>", text)
     return _SECRET_FIELD_RE.sub(lambda m: f"{m.group(1)}<redacted>", text)
+
+
+#: What :func:`redact_url` puts in place of a URL's password.
+REDACTED = "[redacted]"
+
+# scheme://authority; the authority ends at the first "/", "?", "#" or white space.
+_AUTHORITY = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)([^/?#\s]*)")
+# A query or fragment parameter whose name says it is a credential.
+_SECRET_PARAM = re.compile(
+    r"(?i)([?&;#](?:[^=&;#\s]*(?:pass|pwd|secret|token|auth|key|sig|credential)[^=&;#\s]*)=)"
+    r"[^&;#\s]*"
+)
+
+
+def _authority(match: re.Match[str]) -> str:
+    scheme, authority = match.group(1), match.group(2)
+    userinfo, at, host = authority.rpartition("@")
+    if not at:
+        return match.group(0)
+    user, colon, _password = userinfo.partition(":")
+    return f"{scheme}{user}{':' + REDACTED if colon else ''}@{host}"
+
+
+def redact_url(text: str) -> str:
+    """``text`` with the password of every URL in it replaced by ``[redacted]``.
+
+    The user name and the host stay (they say which account and which server); the password
+    after ``user:`` in the userinfo goes, and so does the value of any query parameter named
+    like a credential (``password``, ``token``, ``secret``, ``key``, ``auth``, ``sig``...).
+    Works on a bare URL or on a message that contains URLs; never raises.
+    """
+    if "://" not in text and "=" not in text:
+        return text
+    return _SECRET_PARAM.sub(rf"\g<1>{REDACTED}", _AUTHORITY.sub(_authority, text))
 
 
 class JWTBearerError(Exception):
@@ -148,43 +186,6 @@ class UnexpectedRedirect(ResponseFormatError):
     """
 
 
-_HINTS: dict[str, str] = {
-    "invalid_grant": (
-        "Check the assertion: exp in seconds and in the future, aud equal to what the server "
-        "expects (Salesforce: https://login.salesforce.com or https://test.salesforce.com), "
-        "iss the client id, sub a user the client is approved for, and the signing key matching "
-        "the certificate uploaded to the server."
-    ),
-    "invalid_client": (
-        "Check the client id, and the client secret or the key/certificate registered for "
-        "the client, and that the client authentication method matches the registration."
-    ),
-    "invalid_request": "A parameter is missing or malformed; read error_description.",
-    "unauthorized_client": (
-        "This client is not allowed to use this grant type; check its registration."
-    ),
-    "unsupported_grant_type": "The server does not support this grant_type; check its metadata.",
-    "invalid_scope": "Ask only for scopes that are registered for this client.",
-    "invalid_target": "The requested resource/audience is not known to or allowed by the server.",
-    "server_error": "The server failed; retry later, and report it to its operator if it persists.",
-    "temporarily_unavailable": "The server is overloaded or in maintenance; retry later.",
-}
-
-_DESCRIPTION_HINTS: tuple[tuple[str, str], ...] = (
-    (
-        "user hasn't approved this consumer",
-        "The user (sub) is not pre-authorized for this app: in Salesforce set 'Admin approved "
-        "users are pre-authorized' and add the user's profile or permission set to the app.",
-    ),
-    (
-        "expired",
-        "The assertion expired: its exp must be now + a few minutes, in seconds (not ms), and the "
-        "machine clock must be right.",
-    ),
-    ("audience", "The aud claim must be the server's token endpoint URL or its issuer."),
-)
-
-
 class TokenEndpointError(JWTBearerError):
     """The token endpoint answered with an error (RFC 6749 §5.2).
 
@@ -214,16 +215,16 @@ class TokenEndpointError(JWTBearerError):
     def hint(self) -> str | None:
         """What to check, from the error code and the description; None when nothing is known."""
         described = (self.error_description or "").lower()
-        for needle, hint in _DESCRIPTION_HINTS:
+        for needle, hint in DESCRIPTION_HINTS:
             if needle in described:
                 return hint
-        if self.error in _HINTS:
-            return _HINTS[self.error]
+        if self.error is not None and self.error in CODE_HINTS:
+            return CODE_HINTS[self.error]
         if self.status == 429:
             when = f" after {self.retry_after:g} s" if self.retry_after is not None else " later"
             return f"The server is rate limiting token requests; retry{when}."
         if self.status >= 500:
-            return _HINTS["server_error"]
+            return CODE_HINTS["server_error"]
         return None
 
     def _message(self) -> str:

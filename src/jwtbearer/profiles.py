@@ -30,11 +30,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from ._urls import redact_url
-from .assertion import JWT
-from .caching import CachedSource
-from .client import TokenClient
-from .client_auth import (
+from ._util import home, resolve_secret
+from .client.client_auth import (
     ClientAuth,
     ClientSecretBasic,
     ClientSecretJWT,
@@ -42,10 +39,15 @@ from .client_auth import (
     NoClientAuth,
     PrivateKeyJWT,
 )
-from .errors import ConfigurationError
-from .grants import ClientCredentials, JWTBearer
-from .keys import SigningKey, default_key_store
-from .stores import MemoryStore, RedisStore, SQLiteStore, TokenStore
+from .client.grants import ClientCredentials, JWTBearer
+from .client.token_client import TokenClient
+from .errors import ConfigurationError, redact_url
+from .jose.assertion import JWT
+from .jose.keys import SigningKey
+from .jose.keystore import default_key_store, looks_like_key_file
+from .lifecycle.caching import CachedSource
+from .lifecycle.stores import MemoryStore, RedisStore, SQLiteStore, TokenStore
+from .oauth import AUTH_METHODS, SECRET_AUTH_METHODS
 from .token import Clock
 
 __all__ = [
@@ -60,21 +62,9 @@ __all__ = [
 #: Grants a profile can use (RFC 7523 §2.1 and RFC 6749 §4.4).
 GRANTS = ("jwt-bearer", "client-credentials")
 #: Client authentication methods, named as in the IANA OAuth registry (RFC 7591 §2).
-CLIENT_AUTH_METHODS = (
-    "none",
-    "client_secret_basic",
-    "client_secret_post",
-    "client_secret_jwt",
-    "private_key_jwt",
-)
-_NEEDS_SECRET = ("client_secret_basic", "client_secret_post", "client_secret_jwt")
+CLIENT_AUTH_METHODS = AUTH_METHODS
+_NEEDS_SECRET = SECRET_AUTH_METHODS
 _COMMAND_LINE = "command line"
-_KEY_SUFFIXES = (".pem", ".key", ".p12", ".pfx", ".json", ".jwk")
-
-
-def _home() -> Path:
-    env = os.environ.get("JWTBEARER_HOME")
-    return Path(env) if env else Path.home() / ".config" / "jwtbearer"
 
 
 def _where(origin: str, name: str) -> str:
@@ -85,7 +75,7 @@ def profiles_path() -> Path:
     """The profiles file: ``$JWTBEARER_PROFILES``, else ``$JWTBEARER_HOME/profiles.toml``, else
     ``~/.config/jwtbearer/profiles.toml``."""
     env = os.environ.get("JWTBEARER_PROFILES")
-    return Path(env) if env else _home() / "profiles.toml"
+    return Path(env) if env else home() / "profiles.toml"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -188,34 +178,16 @@ class Profile:
 
     def resolve_secret(self, reference: str, what: str) -> str:
         """The value behind an ``env:VAR`` or ``file:PATH`` reference."""
-        kind, _, target = reference.partition(":")
-        if kind == "env":
-            value = os.environ.get(target)
-            if not value:
-                raise ConfigurationError(
-                    f"{self.where}: {what} = \"env:{target}\" but ${target} is not set"
-                )
-            return value
-        path = self._path(target)
         try:
-            value = path.read_text(encoding="utf-8").rstrip("\r\n")
-        except (OSError, ValueError) as exc:  # ValueError: not UTF-8, a NUL in the name
-            raise ConfigurationError(
-                f"{self.where}: {what}: cannot read {path}: "
-                f"{getattr(exc, 'strerror', None) or exc}"
-            ) from None
-        if not value:
-            raise ConfigurationError(f"{self.where}: {what}: {path} is empty")
-        return value
+            return resolve_secret(reference, base_dir=self.base_dir)
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"{self.where}: {what} = {reference!r}: {exc}") from None
 
     def signing_key(self) -> SigningKey:
         """The profile's key: a key-store name, or a key file (relative to the profiles file)."""
         if self.key is None:
             raise ConfigurationError(f"{self.where}: key is required for this profile")
-        looks_like_path = "/" in self.key or os.sep in self.key or self.key.endswith(
-            _KEY_SUFFIXES
-        )
-        if not looks_like_path:
+        if not looks_like_key_file(self.key):
             return default_key_store().get(self.key)
         password = (
             self.resolve_secret(self.key_password, "key_password") if self.key_password else None
@@ -271,7 +243,7 @@ class Profile:
         if self.cache.startswith("redis"):
             return RedisStore(self.cache)
         _, _, target = self.cache.partition(":")
-        return SQLiteStore(self._path(target) if target else _home() / "tokens.db")
+        return SQLiteStore(self._path(target) if target else home() / "tokens.db")
 
     def source(
         self,

@@ -14,9 +14,14 @@ post           client_secret_post   client_credentials          secret
 hs             client_secret_jwt    client_credentials, bearer  48-byte secret (HS256)
 sf             none                 bearer                      RSA certificate (Salesforce-like)
 cc-only        private_key_jwt      client_credentials          RSA (jwks file)
+strict         private_key_jwt      bearer (auth required)      RSA (jwks file)
+web            client_secret_jwt    authorization_code, refresh 48-byte secret (PingOne-like)
+spa            none                 authorization_code, refresh (PKCE required)
 =============  ===================  ==========================  ===============================
 
 Pre-authorized subjects: ``alice@example.com`` for every bearer client (and ``*`` for ``hs``).
+``/authorize`` approves as ``test_user`` (``tester@example.com``) or a ``login_hint`` among the
+client's subjects; ``web`` and ``spa`` redirect to ``REDIRECT_URI``.
 """
 
 from __future__ import annotations
@@ -28,10 +33,10 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from server_craft import API, JWT_BEARER, SUBJECT, FlowServer, Trap
+from server_craft import API, JWT_BEARER, REDIRECT_URI, SUBJECT, FlowServer, Trap
 
-from jwtbearer.demo import connected_app_table
-from jwtbearer.keys import KeyStore, SigningKey
+from jwtbearer.cli.demo import connected_app_table
+from jwtbearer.jose import KeyStore, SigningKey
 from jwtbearer.server.app import serve_config
 
 
@@ -74,6 +79,7 @@ issuer = "{issuer}"
 access_token_lifetime = 600
 state_dir = "state"
 instance_url = "https://example.my.salesforce.com"
+test_user = "tester@example.com"
 
 [[clients]]
 client_id = "pkjwt"
@@ -123,6 +129,31 @@ client_id = "cc-only"
 token_endpoint_auth_method = "private_key_jwt"
 jwks = "keys/rsa.jwks.json"
 grant_types = ["client_credentials"]
+
+[[clients]]
+client_id = "strict"
+token_endpoint_auth_method = "private_key_jwt"
+require_client_authentication = true
+jwks = "keys/rsa.jwks.json"
+grant_types = ["{JWT_BEARER}"]
+subjects = ["{SUBJECT}"]
+
+[[clients]]
+client_id = "web"
+token_endpoint_auth_method = "client_secret_jwt"
+client_secret = "{secrets_["web"]}"
+grant_types = ["authorization_code", "refresh_token"]
+redirect_uris = ["{REDIRECT_URI}"]
+scopes = ["openid", "api:read", "api:write"]
+subjects = ["{SUBJECT}"]
+
+[[clients]]
+client_id = "spa"
+token_endpoint_auth_method = "none"
+grant_types = ["authorization_code", "refresh_token"]
+redirect_uris = ["{REDIRECT_URI}", "http://127.0.0.1:9/other"]
+scopes = ["api:read"]
+subjects = ["{SUBJECT}"]
 """
 
 
@@ -139,6 +170,7 @@ def token_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlowServe
         "basic": "s3cr3t:with/special&chars=+ and space",
         "post": secrets.token_urlsafe(24),
         "hs": secrets.token_urlsafe(48),
+        "web": secrets.token_urlsafe(48),
     }
     server, endpoint = serve_config(lambda issuer: _config(issuer, secrets_), base / "server.toml",
                                     environ={"FLOW_BASIC_SECRET": secrets_["basic"]})

@@ -12,13 +12,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from jwtbearer.jws import b64url_encode
-from jwtbearer.keys import SigningKey
+from jwtbearer.jose.jws import b64url_encode
+from jwtbearer.jose.keys import SigningKey
 from jwtbearer.server.core import TokenEndpoint
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 SUBJECT = "alice@example.com"
 API = "https://api.example.com"
+REDIRECT_URI = "http://127.0.0.1:9/callback"
 
 
 @dataclass

@@ -35,9 +35,9 @@ from jwtbearer import (  # noqa: E402
     CachedSource,
     RedisStore,
     SQLiteStore,
-    StoreLockTimeout,
     Token,
 )
+from jwtbearer.errors import StoreLockTimeout  # noqa: E402
 
 FLEET_KEY = base64.urlsafe_b64encode(b"k" * 32).decode()
 

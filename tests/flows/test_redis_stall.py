@@ -33,6 +33,7 @@ from conftest_lifecycle import CountingEndpoint, FakeClock  # noqa: E402
 
 import jwtbearer  # noqa: E402
 from jwtbearer import CachedSource, RedisStore, StoreError, Token  # noqa: E402
+from jwtbearer.lifecycle.stores._base import hashed  # noqa: E402
 
 pytestmark = pytest.mark.redis
 
@@ -224,7 +225,7 @@ def test_late_lock_from_a_timed_out_take_is_released_once_redis_answers(
     monkeypatch.setenv("JWTBEARER_CACHE_KEY", KEY)
     store = RedisStore(server.url)
     probe = RedisStore(server.url)
-    name = f"jwtbearer:lock:{jwtbearer.stores._base.hashed('k')}"
+    name = f"jwtbearer:lock:{hashed('k')}"
     server.stop()
     try:
         with pytest.raises(StoreError), store.lock("k"):

@@ -159,17 +159,17 @@ ERRORS: dict[str, tuple[type[Exception], Callable[[FlowServer], tuple[Any, str, 
         (jb.JWT(iss="cc-only", sub=SUBJECT), s.rsa), {})),
     "client_credentials_without_auth": (jb.InvalidClient, lambda s: (
         jb.NoClientAuth("sf"), "client_credentials", (), {})),
-    "confidential_client_unauthenticated": (jb.InvalidClient, lambda s: (
-        jb.NoClientAuth(), "jwt_bearer", (jb.JWT(iss="pkjwt", sub=SUBJECT), s.rsa), {})),
+    "strict_client_unauthenticated": (jb.InvalidClient, lambda s: (
+        jb.NoClientAuth(), "jwt_bearer", (jb.JWT(iss="strict", sub=SUBJECT), s.rsa), {})),
     "assertion_iss_not_the_client": (jb.InvalidGrant, lambda s: (
         jb.PrivateKeyJWT("pkjwt", s.rsa), "jwt_bearer", (jb.JWT(iss="sf", sub=SUBJECT), s.rsa),
         {})),
     "subject_not_approved": (jb.InvalidGrant, lambda s: (
         jb.NoClientAuth(), "jwt_bearer", (jb.JWT(iss="sf", sub="mallory"), s.rsa), {})),
-    "authorization_code_not_served": (jb.UnsupportedGrantType, lambda s: (
+    "authorization_code_not_registered": (jb.UnauthorizedClient, lambda s: (
         jb.ClientSecretPost("post", s.secrets["post"]), "authorization_code",
         ("code", "https://app.example.com/cb"), {})),
-    "refresh_not_served": (jb.UnsupportedGrantType, lambda s: (
+    "refresh_not_registered": (jb.UnauthorizedClient, lambda s: (
         jb.ClientSecretPost("post", s.secrets["post"]), "refresh", ("rt",), {})),
 }
 
@@ -196,7 +196,8 @@ def test_metadata_and_jwks(token_server: FlowServer) -> None:
     jwks = httpx.get(meta["jwks_uri"]).json()
     assert [k["alg"] for k in jwks["keys"]] == ["EdDSA"]
     assert all("d" not in k for k in jwks["keys"])
-    assert httpx.get(token_server.url + "/healthz").json() == {"status": "ok"}
+    assert httpx.get(token_server.url + "/healthz").json() == {
+        "status": "ok", "replay_entries": token_server.endpoint.replay_entries}
 
 
 def test_http_edges(token_server: FlowServer) -> None:

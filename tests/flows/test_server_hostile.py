@@ -29,8 +29,8 @@ from server_craft import (
     signed,
 )
 
-from jwtbearer.jws import b64url_encode
-from jwtbearer.keys import SigningKey
+from jwtbearer.jose.jws import b64url_encode
+from jwtbearer.jose.keys import SigningKey
 
 pytestmark = pytest.mark.flow
 

@@ -10,9 +10,9 @@ from fuzzkit import FUZZ, b64ish, json_text, json_values, survive
 from hypothesis import given
 from hypothesis import strategies as st
 
-from jwtbearer import SigningKey, VerifyingKey
-from jwtbearer.jws import sign_compact, unverified_claims, unverified_header, verify_compact
-from jwtbearer.keys import load_jwks
+from jwtbearer import SigningKey
+from jwtbearer.jose import VerifyingKey, load_jwks
+from jwtbearer.jose.jws import sign_compact, unverified_claims, unverified_header, verify_compact
 
 ALGS = sorted(KEYS)
 _HEADER_NAMES = ["alg", "typ", "kid", "crit", "b64", "zip", "cty", "jku", "jwk", "x5u", "x5c",

@@ -9,8 +9,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from fuzzkeys import CERT, PEMS, PRIVATE_JWKS
 
-from jwtbearer import KeyLoadError, SigningKey, VerifyingKey
-from jwtbearer.keys import load_jwks
+from jwtbearer import KeyLoadError, SigningKey
+from jwtbearer.jose import VerifyingKey, load_jwks
 
 
 @pytest.mark.parametrize("change", [

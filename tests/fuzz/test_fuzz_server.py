@@ -20,16 +20,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from jwtbearer import JWTBearerError
-from jwtbearer.jws import sign_compact
+from jwtbearer.jose.jws import sign_compact
 from jwtbearer.server.app import app_for
+from jwtbearer.server.auth import _basic_parts
 from jwtbearer.server.config import parse_config
-from jwtbearer.server.core import (
-    CLIENT_ASSERTION_TYPE,
-    Response,
-    TokenEndpoint,
-    _basic,
-    _parse_form,
-)
+from jwtbearer.server.core import CLIENT_ASSERTION_TYPE, Response, TokenEndpoint
+from jwtbearer.server.forms import parse_form
 from jwtbearer.server.registry import JWT_BEARER
 from jwtbearer.server.validation import Refusal
 
@@ -152,7 +148,7 @@ def test_token_endpoint_answers_every_request(body: bytes, headers: dict[str, st
 @FUZZ
 @given(body=st.one_of(forms(), st.binary(max_size=500)))
 def test_form_parser(body: bytes) -> None:
-    form = survive("server_form", lambda: _parse_form(body), allowed=(Refusal,))
+    form = survive("server_form", lambda: parse_form(body), allowed=(Refusal,))
     if isinstance(form, dict):
         assert all(isinstance(k, str) and isinstance(v, str) and v for k, v in form.items())
 
@@ -161,7 +157,7 @@ def test_form_parser(body: bytes) -> None:
 @given(header=st.one_of(st.text(max_size=200), st.text(max_size=60).map(
     lambda t: "Basic " + base64.b64encode(t.encode("utf-8", "surrogatepass")).decode())))
 def test_basic_header_parser(header: str) -> None:
-    result = survive("server_basic", lambda: _basic(header), allowed=(Refusal,))
+    result = survive("server_basic", lambda: _basic_parts(header), allowed=(Refusal,))
     if isinstance(result, Refusal):
         assert result.status == 401 and SECRET not in result.description
 

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from jwtbearer import Token
-from jwtbearer.protocol import parse_token_response
+from jwtbearer.client.protocol import parse_token_response
 
 _FIELDS = ["access_token", "token_type", "expires_in", "scope", "refresh_token", "id_token",
            "error", "error_description", "error_uri", "issued_at", "instance_url"]

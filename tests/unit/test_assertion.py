@@ -11,19 +11,9 @@ from cryptography.hazmat.primitives import serialization
 from hypothesis import given
 from hypothesis import strategies as st
 
-from jwtbearer import (
-    JWS,
-    JWT,
-    REGISTERED_CLAIMS,
-    ConfigurationError,
-    KeyLoadError,
-    KeyStore,
-    SigningKey,
-    b64url_decode,
-    b64url_encode,
-    make_assertion,
-    unverified_header,
-)
+from jwtbearer import JWS, JWT, ConfigurationError, KeyLoadError, KeyStore, SigningKey
+from jwtbearer.jose import REGISTERED_CLAIMS, make_assertion, unverified_header
+from jwtbearer.jose.jws import b64url_decode, b64url_encode
 
 NOW = 1_700_000_000
 

@@ -12,7 +12,7 @@ from conftest_lifecycle import FakeClock, FakeSource
 
 import jwtbearer
 from jwtbearer import AsyncCachedSource, CachedSource, MemoryStore, StoreError, Token
-from jwtbearer.caching import refresh_at
+from jwtbearer.lifecycle.caching import refresh_at
 
 
 @pytest.fixture

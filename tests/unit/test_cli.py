@@ -34,8 +34,8 @@ from typer.testing import CliRunner
 
 from jwtbearer.cli import app
 from jwtbearer.errors import JWSError
-from jwtbearer.jws import sign_compact, unverified_claims, unverified_header, verify_compact
-from jwtbearer.keys import SigningKey, VerifyingKey, default_key_store
+from jwtbearer.jose import SigningKey, VerifyingKey, default_key_store
+from jwtbearer.jose.jws import sign_compact, unverified_claims, unverified_header, verify_compact
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 CLIENT_SECRET = "cs-" + "Zq9" * 10

@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 import jwtbearer as jb
-from jwtbearer import client as client_module
-from jwtbearer.protocol import RetryPolicy
+from jwtbearer.client import transport as client_module
+from jwtbearer.client.protocol import RetryPolicy
 
 ENDPOINT = "https://auth.example.com/oauth2/token"
 NOW = 1_800_000_000.0
@@ -38,7 +38,7 @@ def ok(body: dict[str, Any] | None = None) -> Handler:
 
 
 def run(mode: str, handler: Handler, call: Callable[[Any], Any], *,
-        auth: jb.ClientAuth | None = None, endpoint: str = ENDPOINT,
+        auth: jb.client.ClientAuth | None = None, endpoint: str = ENDPOINT,
         follow_redirects: bool = False) -> tuple[Any, list[httpx.Request]]:
     """``call(client)`` on a sync or async client over a recording mock transport."""
     seen: list[httpx.Request] = []
@@ -138,12 +138,13 @@ def test_jwt_bearer_with_private_key_jwt(mode: str) -> None:
                                                      scope="api"),
                   auth=jb.PrivateKeyJWT("app", client_key))
     form = form_of(seen[0])
-    assert form["grant_type"] == jb.JWT_BEARER_GRANT and form["scope"] == "api"
-    grant_claims = jb.verify_compact(form["assertion"], grant_key.verifying_key()).claims()
-    client_claims = jb.verify_compact(form["client_assertion"], client_key.verifying_key()).claims()
+    assert form["grant_type"] == jb.oauth.JWT_BEARER_GRANT and form["scope"] == "api"
+    grant_claims = jb.jose.verify_compact(form["assertion"], grant_key.verifying_key()).claims()
+    client_claims = jb.jose.verify_compact(form["client_assertion"],
+                                           client_key.verifying_key()).claims()
     assert grant_claims["sub"] == "alice" and grant_claims["aud"] == ENDPOINT
     assert client_claims["sub"] == "app" and client_claims["aud"] == ENDPOINT
-    assert form["client_assertion_type"] == jb.CLIENT_ASSERTION_TYPE
+    assert form["client_assertion_type"] == jb.oauth.CLIENT_ASSERTION_TYPE
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -154,8 +155,8 @@ def test_authorization_code_with_client_secret_jwt(mode: str) -> None:
                   auth=jb.ClientSecretJWT("app", SECRET, audience="https://issuer"))
     form = form_of(seen[0])
     assert form["code"] == "code-1" and form["code_verifier"] == pkce.verifier
-    claims = jb.verify_compact(form["client_assertion"],
-                               jb.VerifyingKey.from_secret(SECRET)).claims()
+    claims = jb.jose.verify_compact(form["client_assertion"],
+                               jb.jose.VerifyingKey.from_secret(SECRET)).claims()
     assert claims["aud"] == "https://issuer"
 
 
@@ -218,7 +219,7 @@ def test_a_source_fetches_and_signs_on_every_call() -> None:
         source = client.source(jb.JWTBearer(jb.JWT(iss="app", sub="alice"), key))
         assert isinstance(source, jb.TokenSource)
         assert [source.token().access_token for _ in range(3)] == ["at-1", "at-2", "at-3"]
-    jtis = {jb.unverified_claims(form_of(r)["assertion"])["jti"] for r in seen}
+    jtis = {jb.jose.unverified_claims(form_of(r)["assertion"])["jti"] for r in seen}
     assert len(jtis) == 3
 
 
@@ -251,7 +252,7 @@ def test_a_refresh_source_follows_rotated_refresh_tokens() -> None:
     assert seen == ["rt-0", "rt-1"]
 
 
-def _key(endpoint: str = ENDPOINT, auth: jb.ClientAuth | None = None,
+def _key(endpoint: str = ENDPOINT, auth: jb.client.ClientAuth | None = None,
          grant: Any = None) -> str:
     client = jb.TokenClient(endpoint, auth or jb.ClientSecretBasic("app", SECRET))
     return client.source(grant or jb.ClientCredentials(scope="api")).cache_key
@@ -277,13 +278,31 @@ def test_cache_key_is_stable_and_distinguishes_what_matters() -> None:
     assert SECRET not in base
 
 
+def test_store_key_is_the_sources_cache_key() -> None:
+    from jwtbearer.lifecycle.stores import store_key
+
+    client = jb.TokenClient(ENDPOINT, jb.ClientSecretBasic("app", SECRET))
+    grant = jb.ClientCredentials(scope="api", audience="x", resource="urn:r", extra={"k": "v"})
+    assert client.source(grant).cache_key == store_key(
+        token_endpoint=ENDPOINT, client_id="app", grant_type="client_credentials", scope="api",
+        audience="x", resource="urn:r", extra={"k": "v"})
+    jwt = jb.JWT(iss="app", sub="alice", aud="https://aud")
+    bearer = jb.JWTBearer(jwt, jb.SigningKey.generate("ES256"), scope="api")
+    assert client.source(bearer).cache_key == store_key(
+        token_endpoint=ENDPOINT, client_id="app",
+        grant_type="urn:ietf:params:oauth:grant-type:jwt-bearer", issuer="app",
+        subject="alice", audience="https://aud", scope="api")
+    assert client.source(jb.ClientCredentials()).cache_key == store_key(
+        token_endpoint=ENDPOINT, client_id="app", grant_type="client_credentials")
+
+
 # -- the default transport hook -----------------------------------------------------------------
 
 
 def test_default_transports_route_clients_created_without_http() -> None:
     sync_transport = httpx.MockTransport(ok())
     async_transport = httpx.MockTransport(ok({"access_token": "async-token"}))
-    previous = client_module._set_default_transports(sync_transport, async_transport)
+    previous = client_module.set_default_transports(sync_transport, async_transport)
     try:
         assert previous == (None, None)
         with jb.TokenClient(ENDPOINT) as client:
@@ -295,7 +314,7 @@ def test_default_transports_route_clients_created_without_http() -> None:
 
         assert anyio.run(main) == "async-token"
     finally:
-        assert client_module._set_default_transports(*previous) == (
+        assert client_module.set_default_transports(*previous) == (
             sync_transport, async_transport)
     assert not hasattr(jb, "_set_default_transports")  # a test hook, not public API
 
@@ -328,7 +347,7 @@ def test_no_secret_token_or_signature_in_messages_reprs_or_logs(
         (500, {"access_token": ACCESS, "refresh_token": REFRESH}),
         (429, {"error": "slow_down", "assertion": assertion}),
     ]
-    auths: list[jb.ClientAuth] = [jb.ClientSecretBasic("app", SECRET),
+    auths: list[jb.client.ClientAuth] = [jb.ClientSecretBasic("app", SECRET),
                                   jb.ClientSecretPost("app", SECRET),
                                   jb.ClientSecretJWT("app", SECRET)]
     for mode in MODES:
@@ -344,7 +363,7 @@ def test_no_secret_token_or_signature_in_messages_reprs_or_logs(
             token, _ = run(mode, ok({"access_token": ACCESS, "refresh_token": REFRESH}),
                            lambda c: c.refresh(REFRESH), auth=auth)
             texts += [repr(token), str(token), repr(auth), str(auth)]
-    request = jb.build_token_request(ENDPOINT, jb.RefreshToken(REFRESH),
+    request = jb.client.protocol.build_token_request(ENDPOINT, jb.RefreshToken(REFRESH),
                                      jb.ClientSecretPost("app", SECRET), now=NOW)
     texts += [repr(request), repr(jb.RefreshToken(REFRESH)), caplog.text]
     for text in texts:
@@ -398,7 +417,7 @@ def test_the_http_clients_own_auth_never_touches_a_token_request(mode: str) -> N
             with httpx.Client(transport=httpx.MockTransport(handler), auth=other) as http:
                 jb.TokenClient(ENDPOINT, auth, http=http).client_credentials()
         else:
-            async def main(auth: jb.ClientAuth = auth) -> None:
+            async def main(auth: jb.client.ClientAuth = auth) -> None:
                 async with httpx.AsyncClient(transport=httpx.MockTransport(handler),
                                              auth=other) as http:
                     await jb.AsyncTokenClient(ENDPOINT, auth, http=http).client_credentials()

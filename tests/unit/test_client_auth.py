@@ -9,7 +9,7 @@ import jwt as pyjwt
 import pytest
 
 import jwtbearer as jb
-from jwtbearer.client_auth import CLIENT_ASSERTION_TYPE
+from jwtbearer.client.client_auth import CLIENT_ASSERTION_TYPE
 
 ENDPOINT = "https://auth.example.com/oauth2/token"
 NOW = 1_800_000_000.0
@@ -93,7 +93,7 @@ def test_client_secret_jwt_audience_alg_and_lifetime() -> None:
 def test_every_apply_signs_a_new_jti() -> None:
     auth = jb.PrivateKeyJWT("app", jb.SigningKey.generate("ES256"))
     jtis = {
-        jb.unverified_claims(auth.apply(ENDPOINT, now=NOW)[1]["client_assertion"])["jti"]
+        jb.jose.unverified_claims(auth.apply(ENDPOINT, now=NOW)[1]["client_assertion"])["jti"]
         for _ in range(20)
     }
     assert len(jtis) == 20
@@ -109,8 +109,8 @@ def test_private_key_jwt_verifies_with_the_public_key(alg: str) -> None:
     key = jb.SigningKey.generate(alg, kid="k1")
     _, form = jb.PrivateKeyJWT("svc", key).apply(ENDPOINT, now=NOW)
     assertion = form["client_assertion"]
-    assert jb.unverified_header(assertion)["kid"] == "k1"
-    claims = jb.verify_compact(assertion, key.verifying_key()).claims()
+    assert jb.jose.unverified_header(assertion)["kid"] == "k1"
+    claims = jb.jose.verify_compact(assertion, key.verifying_key()).claims()
     assert claims["iss"] == claims["sub"] == "svc"
     assert claims["aud"] == ENDPOINT
 
@@ -119,7 +119,7 @@ def test_private_key_jwt_takes_a_key_store_name() -> None:
     jb.KeyStore().create("svc-key")
     auth = jb.PrivateKeyJWT("svc", "svc-key", audience="https://issuer.example.com")
     _, form = auth.apply(ENDPOINT, now=NOW)
-    claims = jb.verify_compact(
+    claims = jb.jose.verify_compact(
         form["client_assertion"], jb.KeyStore().get("svc-key").verifying_key()
     ).claims()
     assert claims["aud"] == "https://issuer.example.com"
@@ -151,4 +151,4 @@ def test_values_are_frozen_and_satisfy_the_protocol() -> None:
     for value in (jb.NoClientAuth(), auth, jb.ClientSecretPost("a", "b"),
                   jb.ClientSecretJWT("a", SECRET),
                   jb.PrivateKeyJWT("a", jb.SigningKey.generate("ES256"))):
-        assert isinstance(value, jb.ClientAuth)
+        assert isinstance(value, jb.client.ClientAuth)

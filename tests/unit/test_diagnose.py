@@ -18,8 +18,8 @@ from jwtbearer.diagnose import (
     numeric_date,
 )
 from jwtbearer.errors import JWTBearerError
-from jwtbearer.jws import sign_compact
-from jwtbearer.keys import SigningKey, VerifyingKey
+from jwtbearer.jose.jws import sign_compact
+from jwtbearer.jose.keys import SigningKey, VerifyingKey
 
 NOW = 1_700_000_000.0
 TOKEN_URL = "https://login.salesforce.com/services/oauth2/token"

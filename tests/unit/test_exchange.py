@@ -9,7 +9,6 @@ import pytest
 from jwtbearer import (
     JWS,
     JWT,
-    JWT_BEARER_GRANT,
     AsyncJWTBearerTokenExchange,
     ConfigurationError,
     InvalidGrant,
@@ -22,6 +21,7 @@ from jwtbearer import (
     TokenEndpointError,
     TransportError,
 )
+from jwtbearer.oauth import JWT_BEARER_GRANT
 from jwtbearer.testing import FakeClock, MockAnswer, MockTokenEndpoint
 
 ENDPOINT = "https://login.salesforce.com/services/oauth2/token"

@@ -18,8 +18,9 @@ from hypothesis import strategies as st
 from joserfc import jwk as jose_jwk
 from joserfc import jws as jose_jws
 
-from jwtbearer import ConfigurationError, JWSError, KeyLoadError, SigningKey, VerifyingKey
-from jwtbearer.jws import (
+from jwtbearer import ConfigurationError, JWSError, KeyLoadError, SigningKey
+from jwtbearer.jose import VerifyingKey
+from jwtbearer.jose.jws import (
     MAX_TOKEN_LENGTH,
     VerifiedJWS,
     b64url_decode,

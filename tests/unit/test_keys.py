@@ -21,15 +21,9 @@ from cryptography.x509.oid import NameOID
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 
 import jwtbearer
-from jwtbearer import (
-    ConfigurationError,
-    KeyLoadError,
-    KeyStore,
-    SigningKey,
-    VerifyingKey,
-    default_key_store,
-)
-from jwtbearer.jws import sign_compact, verify_compact
+from jwtbearer import ConfigurationError, KeyLoadError, KeyStore, SigningKey
+from jwtbearer.jose import VerifyingKey, default_key_store
+from jwtbearer.jose.jws import sign_compact, verify_compact
 
 PKCS8 = serialization.PrivateFormat.PKCS8
 PEM = serialization.Encoding.PEM
@@ -389,7 +383,7 @@ def test_alg_must_fit_the_key(rsa_key: rsa.RSAPrivateKey) -> None:
 
 
 def test_kid_is_sent_only_when_known(rsa_key: rsa.RSAPrivateKey) -> None:
-    from jwtbearer.jws import unverified_header
+    from jwtbearer.jose.jws import unverified_header
 
     plain = SigningKey(rsa_key)
     assert "kid" not in unverified_header(sign_compact({}, plain))
@@ -561,10 +555,10 @@ def test_store_import_pkcs12_keeps_the_certificate(
     assert store.get("p12").certificate == cert
 
 
-def test_keystore_is_reexported_from_keys() -> None:
-    from jwtbearer import keystore
-    from jwtbearer.keys import KeyStore as FromKeys
-    from jwtbearer.keys import default_key_store as from_keys
+def test_keystore_is_reexported_from_jose() -> None:
+    from jwtbearer.jose import KeyStore as FromKeys
+    from jwtbearer.jose import default_key_store as from_keys
+    from jwtbearer.jose import keystore
 
     assert FromKeys is keystore.KeyStore is jwtbearer.KeyStore
     assert from_keys is keystore.default_key_store
@@ -582,7 +576,7 @@ def test_der_private_key_file(tmp_path: Path, ec_key: ec.EllipticCurvePrivateKey
 def test_load_jwks_keeps_signature_keys_only(
     rsa_key: rsa.RSAPrivateKey, ec_key: ec.EllipticCurvePrivateKey
 ) -> None:
-    from jwtbearer import load_jwks
+    from jwtbearer.jose import load_jwks
 
     signing = SigningKey(ec_key, kid="sig").public_jwk()
     enc = {**SigningKey(rsa_key).public_jwk(), "use": "enc", "alg": "RSA-OAEP", "kid": "enc"}
@@ -616,7 +610,8 @@ def test_public_half_of_a_private_jwk_marked_sign_verifies(
 def test_ed25519_alg_is_pinned_apart_from_eddsa() -> None:
     from joserfc import jws as jose_jws
 
-    from jwtbearer import JWSError, load_jwks
+    from jwtbearer import JWSError
+    from jwtbearer.jose import load_jwks
 
     private = ed25519.Ed25519PrivateKey.generate()
     assert SigningKey(private).alg == "EdDSA"  # the default is unchanged

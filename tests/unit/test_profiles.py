@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from jwtbearer.caching import CachedSource
 from jwtbearer.errors import ConfigurationError, KeyLoadError
-from jwtbearer.keys import KeyStore, SigningKey, default_key_store
+from jwtbearer.jose import KeyStore, SigningKey, default_key_store
+from jwtbearer.lifecycle.caching import CachedSource
+from jwtbearer.lifecycle.stores import MemoryStore, RedisStore, SQLiteStore
 from jwtbearer.profiles import Profile, load_profiles, profile, profiles_path
-from jwtbearer.stores import MemoryStore, RedisStore, SQLiteStore
 from jwtbearer.testing import MockRequest, MockTokenEndpoint
 
 SF_URL = "https://login.example.com/services/oauth2/token"

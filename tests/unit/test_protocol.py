@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import jwtbearer as jb
-from jwtbearer.protocol import MAX_RESPONSE_BYTES, BodyReader
+from jwtbearer.client.protocol import MAX_RESPONSE_BYTES, BodyReader
 
 ENDPOINT = "https://auth.example.com/oauth2/token"
 NOW = 1_800_000_000.0
@@ -22,15 +22,16 @@ JSON = {"Content-Type": "application/json"}
 def parse(status: int, body: Any, headers: dict[str, str] | None = None,
           previous: str | None = None) -> jb.Token:
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return jb.parse_token_response(status, headers if headers is not None else JSON, raw,
-                                   now=NOW, previous_refresh_token=previous)
+    return jb.client.protocol.parse_token_response(
+        status, headers if headers is not None else JSON, raw, now=NOW,
+        previous_refresh_token=previous)
 
 
 # -- building ----------------------------------------------------------------------------------
 
 
 def test_request_has_accept_json_and_form_content_type() -> None:
-    request = jb.build_token_request(
+    request = jb.client.protocol.build_token_request(
         ENDPOINT, jb.ClientCredentials(scope="api"), jb.ClientSecretBasic("app", "pw"), now=NOW
     )
     assert request.url == ENDPOINT
@@ -42,7 +43,7 @@ def test_request_has_accept_json_and_form_content_type() -> None:
 
 
 def test_request_merges_auth_fields_and_hides_secrets_in_repr() -> None:
-    request = jb.build_token_request(
+    request = jb.client.protocol.build_token_request(
         ENDPOINT, jb.RefreshToken("rt-123456"), jb.ClientSecretPost("app", "pw-98765"), now=NOW
     )
     assert request.form["client_secret"] == "pw-98765"
@@ -64,7 +65,8 @@ class _GrantWithClientId:
 
 def test_grant_and_auth_fields_may_not_collide() -> None:
     with pytest.raises(jb.ConfigurationError, match="client_id"):
-        jb.build_token_request(ENDPOINT, _GrantWithClientId(), jb.NoClientAuth("app"), now=NOW)
+        jb.client.protocol.build_token_request(ENDPOINT, _GrantWithClientId(),
+                                               jb.NoClientAuth("app"), now=NOW)
 
 
 # -- successful answers -------------------------------------------------------------------------
@@ -241,7 +243,7 @@ def test_429_keeps_retry_after_seconds_and_dates() -> None:
     import email.utils
     when = email.utils.parsedate_to_datetime(date).timestamp()
     with pytest.raises(jb.RateLimited) as info:
-        jb.parse_token_response(429, {"retry-after": date}, b"{}", now=when - 30)
+        jb.client.protocol.parse_token_response(429, {"retry-after": date}, b"{}", now=when - 30)
     assert info.value.retry_after == 30
 
 
@@ -335,7 +337,7 @@ def test_any_answer_gives_a_token_or_a_jwtbearer_error(
     status: int, headers: dict[str, str], body: bytes, previous: str | None
 ) -> None:
     try:
-        token = jb.parse_token_response(status, headers, body, now=NOW,
+        token = jb.client.protocol.parse_token_response(status, headers, body, now=NOW,
                                         previous_refresh_token=previous)
     except jb.JWTBearerError as exc:
         assert str(exc)
@@ -350,5 +352,5 @@ def test_any_answer_gives_a_token_or_a_jwtbearer_error(
 @settings(max_examples=200, deadline=None)
 @given(value=st.text(max_size=60))
 def test_any_retry_after_is_a_delay_or_none(value: str) -> None:
-    delay = jb.parse_retry_after(value, now=NOW)
+    delay = jb.client.protocol.parse_retry_after(value, now=NOW)
     assert delay is None or delay >= 0

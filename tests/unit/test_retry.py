@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 import jwtbearer as jb
-from jwtbearer.protocol import RetryPolicy
+from jwtbearer.client.protocol import RetryPolicy
 
 ENDPOINT = "https://auth.example.com/oauth2/token"
 NOW = 1_800_000_000.0
@@ -57,7 +57,7 @@ def test_retry_after_beyond_the_cap_gives_up() -> None:
 @pytest.mark.parametrize("error", ["invalid_grant", "invalid_client", "invalid_request",
                                    "unauthorized_client", "invalid_scope"])
 def test_rfc_6749_errors_are_never_retried(error: str) -> None:
-    exc = jb.error_class_for(400, error)(400, error=error)
+    exc = jb.errors.error_class_for(400, error)(400, error=error)
     assert RetryPolicy().delay_for(1, exception=exc, now=NOW) is None
 
 
@@ -97,7 +97,7 @@ Handler = Callable[[httpx.Request], httpx.Response]
 
 
 def run(mode: str, handler: Handler, call: Callable[[Any], Any], *,
-        auth: jb.ClientAuth | None = None, retry: RetryPolicy | None = None
+        auth: jb.client.ClientAuth | None = None, retry: RetryPolicy | None = None
         ) -> tuple[Any, list[float]]:
     """Call ``call(client)`` on a sync or async client over a mock transport; record sleeps."""
     slept: list[float] = []
@@ -174,7 +174,7 @@ def test_503_then_success_signs_a_new_assertion_each_time(mode: str) -> None:
     assert token.access_token == "at-ok" and slept == [0.25] and len(seen) == 2
     forms = [dict(httpx.QueryParams(r.content.decode())) for r in seen]
     for field in ("assertion", "client_assertion"):
-        jtis = {jb.unverified_claims(form[field])["jti"] for form in forms}
+        jtis = {jb.jose.unverified_claims(form[field])["jti"] for form in forms}
         assert len(jtis) == 2, field
         assert forms[0][field] != forms[1][field]
 

@@ -9,8 +9,7 @@ from pathlib import Path
 import jwtbearer.server
 
 SERVER = Path(jwtbearer.server.__file__).parent
-CLIENT_MODULES = {"client", "client_auth", "grants", "protocol", "exchange", "caching",
-                  "httpauth", "profiles", "testing"}
+CLIENT_MODULES = {"client", "lifecycle", "profiles", "testing"}
 EXTRA = {"starlette", "uvicorn", "httptools", "uvloop"}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -43,7 +44,9 @@ def test_demo_prints_the_whole_flow_and_exits_0() -> None:
     for step in ("Auth.JWT", "Auth.JWS", "JWTBearerTokenExchange", "RFC 9068",
                  "response: HTTP 200", '"sub": "alice@example.com"', '"typ": "at+jwt"',
                  "verified with the key published", "InvalidGrant status 400",
-                 "error='invalid_grant'", "expired", "hint:"):
+                 "error='invalid_grant'", "expired", "hint:", "preset salesforce",
+                 "/services/oauth2/token", "aud='https://login.salesforce.com'",
+                 "error_description: expired authorization code", '"instance_url"'):
         assert step in out, step
     assert "signature not shown" in out
     assert JWT_RE.search(out) is None  # no full assertion or access token, ever
@@ -102,6 +105,65 @@ def test_serve_runs_uvicorn_on_the_given_port(tmp_path: Path) -> None:
     assert "a-secret-from-env" not in output
 
 
+def test_serve_with_preset_salesforce_takes_salesforce_s_recipe(tmp_path: Path) -> None:
+    from jwtbearer.jose import SigningKey
+    from jwtbearer.jose.assertion import make_assertion
+
+    key = SigningKey.generate("RS256", kid="k1")
+    (tmp_path / "app.jwks.json").write_text(json.dumps({"keys": [key.public_jwk()]}))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = tmp_path / "server.toml"
+    config.write_text(f'issuer = "http://127.0.0.1:{port}"\nstate_dir = "state"\n'
+                      '[[clients]]\nclient_id = "3MVG9x"\ntoken_endpoint_auth_method = '
+                      '"private_key_jwt"\njwks = "app.jwks.json"\nsubjects = ["alice"]\n'
+                      'grant_types = ["urn:ietf:params:oauth:grant-type:jwt-bearer"]\n')
+    script = ("import typer, sys\nfrom jwtbearer.cli import server_cmds\napp = typer.Typer()\n"
+              "server_cmds.register(app)\napp.command('x')(lambda: None)\napp()\n")
+    proc = subprocess.Popen([sys.executable, "-c", script, "serve", "--config", str(config),
+                             "--port", str(port), "--preset", "salesforce"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
+            time.sleep(0.1)
+        assertion = make_assertion(key=key, iss="3MVG9x", sub="alice",
+                                   aud="https://login.salesforce.com", now=time.time(),
+                                   lifetime=300)
+        answer = httpx.post(f"http://127.0.0.1:{port}/services/oauth2/token", data={
+            "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+            "assertion": assertion})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["instance_url"] == f"http://127.0.0.1:{port}"
+        unknown = httpx.post(f"http://127.0.0.1:{port}/services/oauth2/token", data={
+            "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+            "assertion": make_assertion(key=key, iss="nobody", sub="alice", now=time.time(),
+                                        aud="https://login.salesforce.com", lifetime=300)})
+        assert unknown.json() == {"error": "invalid_client_id",
+                                  "error_description": "client identifier invalid"}
+    finally:
+        proc.terminate()
+        output = proc.communicate(timeout=10)[0].decode()
+    assert "preset          salesforce" in output
+    assert "https://test.salesforce.com" in output
+
+
+def test_serve_refuses_an_unknown_preset(tmp_path: Path) -> None:
+    config = tmp_path / "server.toml"
+    config.write_text('issuer = "http://127.0.0.1:8000"\nstate_dir = "state"\n')
+    result = CliRunner().invoke(make_app(), ["serve", "--config", str(config),
+                                             "--preset", "okta"])
+    assert result.exit_code == 3
+    assert "'okta' is not a preset" in result.output
+
+
 def _cc_config(secret: str) -> Callable[[str], str]:
     def render(issuer: str) -> str:
         return (f'issuer = "{issuer}"\nstate_dir = "state"\n[[clients]]\nclient_id = "c"\n'
@@ -135,7 +197,7 @@ def test_the_app_answers_http_edges_on_either_uvicorn_stack(tmp_path: Path,
         assert (post_jwks.status_code, post_jwks.headers["allow"]) == (405, "GET, HEAD")
         head = http.head("/healthz")
         assert (head.status_code, head.content) == (200, b"")
-        assert http.get("/healthz").json() == {"status": "ok"}
+        assert http.get("/healthz").json() == {"status": "ok", "replay_entries": 0}
         assert http.get("/jwks").json()["keys"][0]["alg"] == "EdDSA"
         meta = http.get("/.well-known/oauth-authorization-server").json()
         assert meta["token_endpoint"] == endpoint.config.token_endpoint

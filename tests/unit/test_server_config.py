@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from jwtbearer.keys import SigningKey
+from jwtbearer.jose.keys import SigningKey
 from jwtbearer.server.config import load_config
 from jwtbearer.server.registry import JWT_BEARER, ServerConfigError
 

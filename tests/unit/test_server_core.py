@@ -12,10 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jwtbearer.assertion import make_assertion
 from jwtbearer.errors import JWSError
-from jwtbearer.jws import sign_compact, unverified_claims, unverified_header, verify_compact
-from jwtbearer.keys import SigningKey, load_jwks
+from jwtbearer.jose.assertion import make_assertion
+from jwtbearer.jose.jws import sign_compact, unverified_claims, unverified_header, verify_compact
+from jwtbearer.jose.keys import SigningKey, load_jwks
 from jwtbearer.server.config import ServerConfig, parse_config
 from jwtbearer.server.core import CLIENT_ASSERTION_TYPE, TokenEndpoint
 from jwtbearer.server.registry import JWT_BEARER
@@ -184,7 +184,7 @@ def test_audience_array_accepted_only_when_configured(tmp_path: Path, rsa: Signi
 def test_jti_optional_when_configured(tmp_path: Path, rsa: SigningKey) -> None:
     endpoint = TokenEndpoint(make_config(tmp_path, rsa, require_jti=False), clock=lambda: NOW)
     claims = {"iss": "sf", "sub": "alice", "aud": ISSUER, "exp": int(NOW) + 60}
-    from jwtbearer.jws import sign_compact
+    from jwtbearer.jose.jws import sign_compact
 
     status, _, _ = post(endpoint, {"grant_type": JWT_BEARER,
                                    "assertion": sign_compact(claims, rsa)})
@@ -261,7 +261,7 @@ def test_any_assertion_text_is_refused_cleanly(endpoint: TokenEndpoint, header: 
 
 def test_client_authentication_typ_only_for_client_assertions(endpoint: TokenEndpoint,
                                                               rsa: SigningKey) -> None:
-    from jwtbearer.jws import sign_compact
+    from jwtbearer.jose.jws import sign_compact
 
     hs = SigningKey.from_secret(HS_SECRET)
     claims = {"iss": "hs", "sub": "hs", "aud": ISSUER, "exp": int(NOW) + 60, "jti": "j-typ"}
@@ -312,7 +312,7 @@ def test_access_token_and_answer_are_the_bytes_json_would_write(endpoint: TokenE
     # The endpoint writes both JSON texts directly; they must be what a JSON encoder gives.
     import json
 
-    from jwtbearer.jws import b64url_decode
+    from jwtbearer.jose.jws import b64url_decode
 
     fields = bearer(endpoint, rsa, NOW, sub="alice")
     response = endpoint.token(urlencode(fields).encode(), FORM)
@@ -413,8 +413,8 @@ _JSON_BITS = st.sampled_from(['{', '}', '[', ']', ',', ':', '"a"', '"b"', '1', '
 def test_claims_parse_fast_path_agrees_with_the_full_decoder(text: str) -> None:
     # Claims are parsed on every request through the decoder's scanner alone; whatever the
     # input, the value or the error must be the full decoder's.
-    from jwtbearer import jws
     from jwtbearer.errors import JWSError
+    from jwtbearer.jose import jws
 
     def outcome() -> object:
         try:

@@ -139,8 +139,8 @@ def test_two_servers_sharing_redis_refuse_each_others_replays(redis_url: str,
                                                               tmp_path: Path) -> None:
     from urllib.parse import urlencode
 
-    from jwtbearer.assertion import make_assertion
-    from jwtbearer.keys import SigningKey
+    from jwtbearer.jose.assertion import make_assertion
+    from jwtbearer.jose.keys import SigningKey
     from jwtbearer.server.config import parse_config
     from jwtbearer.server.core import TokenEndpoint
     from jwtbearer.server.registry import JWT_BEARER
@@ -159,3 +159,27 @@ def test_two_servers_sharing_redis_refuse_each_others_replays(redis_url: str,
     assert first.token(body, headers).status == 200
     replayed = second.token(body, headers)
     assert replayed.status == 400 and "already used" in replayed.body["error_description"]
+
+
+@pytest.mark.redis
+def test_redis_grant_store_keeps_records_until_their_expiry(redis_url: str) -> None:
+    import redis
+
+    store = RedisReplayCache(redis_url, grant_prefix="test:grant:")
+    store.put("code:abc", b'{"c":"x"}', expires_at=1000.0 + 30, now=1000.0)
+    assert store.get("code:abc", now=1000.0) == b'{"c":"x"}'
+    assert store.get("code:missing", now=1000.0) is None
+    conn = redis.Redis.from_url(redis_url)
+    ttl = conn.pttl("test:grant:code:abc")
+    assert 0 < ttl <= 30_000
+    conn.close()
+    store.close()
+
+
+@pytest.mark.redis
+def test_redis_grant_store_down_fails_closed(unused_tcp_port: int) -> None:
+    store = RedisReplayCache(f"redis://127.0.0.1:{unused_tcp_port}/0")
+    with pytest.raises(ReplayCacheUnavailable):
+        store.put("k", b"v", expires_at=10.0, now=0.0)
+    with pytest.raises(ReplayCacheUnavailable):
+        store.get("k", now=0.0)

@@ -19,17 +19,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import jwtbearer
-from jwtbearer import (
-    CachedSource,
-    MemoryStore,
-    RedisStore,
-    SQLiteStore,
-    StoreError,
-    StoreLockTimeout,
-    Token,
-    store_key,
-)
-from jwtbearer.stores._base import Sealer, hashed
+from jwtbearer import CachedSource, MemoryStore, RedisStore, SQLiteStore, StoreError, Token
+from jwtbearer.errors import StoreLockTimeout
+from jwtbearer.lifecycle import store_key
+from jwtbearer.lifecycle.stores._base import Sealer, hashed
 
 SECRET_TOKEN = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJzdmMifQ.c2lnbmF0dXJlLXZhbHVl-secret"
 KEY_A = base64.urlsafe_b64encode(b"A" * 32).decode()

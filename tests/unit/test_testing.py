@@ -16,13 +16,13 @@ from hypothesis import strategies as st
 from jwtbearer import (
     JWS,
     JWT,
-    JWT_BEARER_GRANT,
     AsyncTokenClient,
     ConfigurationError,
     JWSError,
     SigningKey,
     TokenClient,
 )
+from jwtbearer.oauth import JWT_BEARER_GRANT
 from jwtbearer.testing import FakeClock, MockAnswer, MockRequest, MockTokenEndpoint
 
 URL = "https://login.example.com/services/oauth2/token"
@@ -299,9 +299,9 @@ def test_install_nests_and_restores() -> None:
         with TokenClient(URL) as client:
             assert client.client_credentials().access_token == "outer"
     assert len(outer.requests) == 1 and len(inner.requests) == 1
-    from jwtbearer import client as client_module
+    from jwtbearer.client import transport as client_module
 
-    previous = client_module._set_default_transports(None, None)
+    previous = client_module.set_default_transports(None, None)
     assert previous == (None, None)  # nothing left installed
 
 

@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 import jwtbearer as jb
-from jwtbearer.protocol import RetryPolicy
+from jwtbearer.client.protocol import RetryPolicy
 
 MODES = ["sync", "async"]
 TIMEOUT = 1.0

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from jwtbearer import JWSError, SigningKey, VerifyingKey
-from jwtbearer.jws import sign_with_header, verify_compact
+from jwtbearer import JWSError, SigningKey
+from jwtbearer.jose import VerifyingKey
+from jwtbearer.jose.jws import sign_with_header, verify_compact
 
 HERE = Path(__file__).parent
 RFC7515 = json.loads((HERE / "rfc7515_appendix_a.json").read_text())["examples"]

@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
-from jwtbearer import JWSError, KeyLoadError, SigningKey, VerifyingKey
-from jwtbearer.jws import verify_compact
+from jwtbearer import JWSError, KeyLoadError, SigningKey
+from jwtbearer.jose import VerifyingKey
+from jwtbearer.jose.jws import verify_compact
 
 HERE = Path(__file__).parent / "wycheproof"
 

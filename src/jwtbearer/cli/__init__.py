@@ -10,13 +10,11 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from importlib.metadata import PackageNotFoundError, version
 from types import ModuleType
 from typing import Annotated
 
 import typer
 
-from ..errors import redact
 from . import inspect_cmds, keys_cmds, profiles_cmds, token_cmds
 from ._common import EXIT_CODES_HELP, EXIT_FAILED, err
 
@@ -37,6 +35,9 @@ app = typer.Typer(
 
 
 def _version() -> str:
+    # Loaded here: importlib.metadata costs more than the rest of --help.
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version("jwtbearer")
     except PackageNotFoundError:  # running from a source tree that is not installed
@@ -80,6 +81,7 @@ if server_cmds is not None:
 
 def main() -> None:
     """Entry point of the ``jwtbearer`` command."""
+    from ..errors import redact
     try:
         app()
     except Exception as exc:  # last resort: a message, never locals or secrets

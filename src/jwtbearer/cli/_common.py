@@ -3,29 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 from rich.console import Console
 
-from ..diagnose import duration
-from ..errors import (
-    ConfigurationError,
-    JWSError,
-    JWTBearerError,
-    KeyLoadError,
-    ResponseFormatError,
-    TokenEndpointError,
-    TransportError,
-    redact,
-)
-from ..keys import KeyStore, SigningKey, VerifyingKey, default_key_store, load_jwks
+if TYPE_CHECKING:
+    from ..errors import JWTBearerError
+    from ..jose.keys import SigningKey, VerifyingKey
+    from ..jose.keystore import KeyStore
+
 
 #: Exit codes; documented in ``jwtbearer --help``.
 EXIT_OK = 0
@@ -55,6 +47,14 @@ def escape(text: str) -> str:
 
 
 def _code_for(exc: JWTBearerError) -> int:
+    from ..errors import (
+        ConfigurationError,
+        JWSError,
+        KeyLoadError,
+        ResponseFormatError,
+        TokenEndpointError,
+        TransportError,
+    )
     if isinstance(exc, TokenEndpointError):
         return EXIT_ENDPOINT
     if isinstance(exc, TransportError):
@@ -68,6 +68,7 @@ def _code_for(exc: JWTBearerError) -> int:
 
 def fail(message: str, code: int = EXIT_CONFIG, hint: str | None = None) -> NoReturn:
     """Print an error (and a hint) on stderr and exit with ``code``; never a traceback."""
+    from ..errors import redact
     err.print(f"[bold red]error:[/] {escape(redact(message))}")
     if hint:
         err.print(f"[yellow]hint:[/] {escape(redact(hint))}")
@@ -77,6 +78,7 @@ def fail(message: str, code: int = EXIT_CONFIG, hint: str | None = None) -> NoRe
 @contextmanager
 def handled() -> Iterator[None]:
     """Turn jwtbearer errors into a message, a hint and a distinct exit code."""
+    from ..errors import JWTBearerError, TokenEndpointError, TransportError
     try:
         yield
     except TokenEndpointError as exc:
@@ -95,31 +97,18 @@ def handled() -> Iterator[None]:
         fail(first, _code_for(exc), rest or None)
 
 
-def looks_like_path(value: str) -> bool:
-    """True when a --key value names a file rather than a key-store entry."""
-    return "/" in value or os.sep in value or Path(value).suffix.lower() in (
-        ".pem", ".key", ".p12", ".pfx", ".json", ".jwk"
-    )
-
-
 def read_secret(*, env: str | None, file: Path | None, stdin: bool, what: str) -> str | None:
     """A secret from an environment variable, a file or stdin (never from a flag value)."""
+    from .._util import read_env, read_secret_file
+    from ..errors import ConfigurationError
     chosen = [x for x in (env, file, stdin or None) if x]
     if len(chosen) > 1:
         fail(f"give the {what} one way only: an environment variable, a file or stdin")
-    if env:
-        value = os.environ.get(env)
-        if not value:
-            fail(f"the {what} variable ${env} is not set", hint=f"export {env}=...")
-        return value
-    if file is not None:
+    if env or file is not None:
         try:
-            value = file.read_text(encoding="utf-8").rstrip("\r\n")
-        except OSError as exc:
-            fail(f"cannot read the {what} file {file}: {exc.strerror or exc}")
-        if not value:
-            fail(f"the {what} file {file} is empty")
-        return value
+            return read_env(env) if env else read_secret_file(file)  # type: ignore[arg-type]
+        except ConfigurationError as exc:
+            fail(f"the {what}: {exc}")
     if stdin:
         value = sys.stdin.readline().rstrip("\r\n")
         if not value:
@@ -131,8 +120,10 @@ def read_secret(*, env: str | None, file: Path | None, stdin: bool, what: str) -
 def load_signing_key(value: str, password: str | None = None,
                      store: KeyStore | None = None) -> SigningKey:
     """``--key``: a key-store name or a key file (PEM, PKCS#12, JWK)."""
+    from ..jose.keys import SigningKey
+    from ..jose.keystore import default_key_store, looks_like_key_file
     with handled():
-        if looks_like_path(value) or Path(value).is_file():
+        if looks_like_key_file(value) or Path(value).is_file():
             return SigningKey.from_file(Path(value).expanduser(), password=password)
         return (store or default_key_store()).get(value)
     raise AssertionError("unreachable")  # pragma: no cover
@@ -141,6 +132,7 @@ def load_signing_key(value: str, password: str | None = None,
 def load_verifying_keys(*, key: str | None, cert: Path | None, jwks: Path | None
                         ) -> list[VerifyingKey] | None:
     """The keys to verify a signature with, from --key, --cert or --jwks."""
+    from ..jose.keys import VerifyingKey, load_jwks
     given = [x for x in (key, cert, jwks) if x is not None]
     if not given:
         return None
@@ -173,5 +165,6 @@ def when(epoch: float) -> str:
 
 def relative(epoch: float, now: float) -> str:
     """``in 4 min 59 s`` or ``3 s ago``."""
+    from ..diagnose import duration
     delta = epoch - now
     return f"in {duration(delta)}" if delta >= 0 else f"{duration(delta)} ago"

@@ -9,19 +9,10 @@ import textwrap
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..diagnose import (
-    KNOWN_ERRORS,
-    Explanation,
-    Report,
-    duration,
-    explain_error,
-    inspect_assertion,
-    numeric_date,
-)
 from ._common import (
     EXIT_CONFIG,
     EXIT_FAILED,
@@ -32,6 +23,12 @@ from ._common import (
     relative,
     when,
 )
+
+if TYPE_CHECKING:
+    from ..diagnose import (
+        Explanation,
+        Report,
+    )
 
 __all__ = ["register"]
 
@@ -65,6 +62,7 @@ def _value(value: Any) -> str:
 
 def _time_note(name: str, claims: Mapping[str, Any], now: float) -> str:
     """The date and distance from now of a time claim; on exp, the lifetime too."""
+    from ..diagnose import duration, numeric_date
     seconds = numeric_date(claims[name]) if name in _TIME_CLAIMS else None
     if seconds is None:
         return ""
@@ -139,6 +137,7 @@ def inspect_command(
     jwk/x5c headers. With --key, --cert or --jwks the signature is verified too. The signature
     itself is never printed. Exits 1 when an error is found.
     """
+    from ..diagnose import inspect_assertion
     text = _read_arg(assertion, "assertion")
     keys = load_verifying_keys(key=key, cert=cert, jwks=jwks)
     report = inspect_assertion(text, now=time.time() if now is None else now,
@@ -177,6 +176,7 @@ def explain_command(
     Knows the wording of Salesforce, Okta, Microsoft Entra ID (AADSTS codes), Auth0, PingOne
     and Google, and every RFC 6749 error code.
     """
+    from ..diagnose import KNOWN_ERRORS, explain_error
     if list_known:
         for k in KNOWN_ERRORS:
             out.print(f"{escape(k.provider):<30} {escape(' + '.join(k.needles))}")

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from cryptography import x509
 
-from ..errors import ConfigurationError
-from ..keys import KeyStore, SigningKey, default_key_store
 from ._common import escape, fail, handled, out, read_secret, when
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+    from ..jose.keys import SigningKey
+    from ..jose.keystore import KeyStore
 
 __all__ = ["register"]
 
@@ -30,6 +33,7 @@ ForceOption = Annotated[bool, typer.Option(
 
 
 def _store(path: Path | None) -> KeyStore:
+    from ..jose.keystore import KeyStore, default_key_store
     return KeyStore(path) if path is not None else default_key_store()
 
 
@@ -132,6 +136,7 @@ def import_key(
     store: StoreOption = None,
 ) -> None:
     """Copy a key file into the store (stored unencrypted, mode 0600)."""
+    from ..errors import ConfigurationError
     ks = _store(store)
     password = read_secret(env=password_env, file=None, stdin=password_stdin, what="password")
     with handled():

@@ -7,8 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .._urls import redact_url
-from ..profiles import load_profiles, profiles_path
+from ..errors import redact_url
 from ._common import escape, fail, handled, out
 
 __all__ = ["register"]
@@ -25,6 +24,7 @@ profiles_app = typer.Typer(
 @profiles_app.command("list")
 def list_profiles() -> None:
     """List the profiles: name, grant and token URL."""
+    from ..profiles import load_profiles, profiles_path
     with handled():
         profiles = load_profiles()
     if not profiles:
@@ -37,6 +37,7 @@ def list_profiles() -> None:
 @profiles_app.command("show")
 def show_profile(name: Annotated[str, typer.Argument(help="The profile's name.")]) -> None:
     """Show one profile (secrets appear only as their env:/file: references)."""
+    from ..profiles import load_profiles, profiles_path
     with handled():
         profiles = load_profiles()
     if name not in profiles:

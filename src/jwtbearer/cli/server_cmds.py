@@ -43,6 +43,12 @@ def serve(
     max_connections: Annotated[int | None, typer.Option(
         help="Connections served at once; more get 503 (config: max_connections, default 512 "
         "per CPU core).")] = None,
+    preset: Annotated[str | None, typer.Option(
+        help="Stand in for a provider: salesforce or google (the file's own keys still win).",
+        metavar="NAME")] = None,
+    workers: Annotated[int, typer.Option(
+        min=1, max=256, help="Server processes on the port (more than 1 needs replay = redis://)."
+    )] = 1,
 ) -> None:
     """Run the reference token endpoint (RFC 7523 / RFC 6749) from a TOML configuration."""
     console = Console(stderr=True)
@@ -52,7 +58,7 @@ def serve(
     from ..server.limits import ServerLimits
 
     try:
-        settings = load_config(config)
+        settings = load_config(config, preset=preset)
         endpoint = TokenEndpoint(settings)
         limits = ServerLimits(
             header_timeout=header_timeout or settings.header_timeout,
@@ -60,6 +66,10 @@ def serve(
             keep_alive_timeout=keep_alive_timeout or settings.keep_alive_timeout,
             max_connections=max_connections or settings.max_connections,
         )
+        if workers > 1:
+            from ..server.workers import check_shared_state
+
+            check_shared_state(settings.replay, workers)
     except (ConfigurationError, KeyLoadError, ValueError) as exc:
         console.print(f"[red]configuration refused:[/] {escape(str(exc))}", highlight=False)
         raise typer.Exit(EXIT_CONFIG) from None
@@ -78,11 +88,24 @@ def serve(
         table.add_row(escape(client.client_id), client.token_endpoint_auth_method, grants,
                       escape(" ".join(client.scopes)))
     console.print(table)
-    console.print(f"token endpoint  {settings.token_endpoint}\njwks            {settings.jwks_uri}")
+    if settings.preset is not None:
+        console.print(f"preset          {settings.preset}")
+    console.print(f"token endpoint  {settings.token_endpoint}\n"
+                  f"authorize       {settings.authorization_endpoint}\n"
+                  f"jwks            {settings.jwks_uri}")
+    if settings.assertion_audiences:
+        console.print("assertion aud   " + ", ".join(
+            (settings.issuer, settings.token_endpoint, *settings.assertion_audiences)))
     issuer = urlsplit(settings.issuer)
     if issuer.hostname in ("127.0.0.1", "localhost") and issuer.port not in (None, port):
         console.print(f"[yellow]warning:[/] issuer names port {issuer.port} but the server "
                       f"listens on {port}; assertions must use aud = {settings.token_endpoint}")
+    if workers > 1:
+        from ..server.workers import run_workers
+
+        # Each worker builds its own endpoint (its own Redis connections) after the fork.
+        raise typer.Exit(run_workers(lambda: app_for(TokenEndpoint(settings)), host=host,
+                                     port=port, workers=workers, limits=limits))
     uvicorn.run(app_for(endpoint), host=host, port=port, workers=1, access_log=False,
                 log_level="warning", **limits.uvicorn_options())
 
@@ -91,7 +114,7 @@ def demo() -> None:
     """Run the whole JWT bearer flow (JWT → JWS → JWTBearerTokenExchange) on a local server."""
     console = Console()
     _server_extra(console)
-    from ..demo import run_demo
+    from .demo import run_demo
 
     try:
         status = run_demo(console)

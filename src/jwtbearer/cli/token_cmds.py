@@ -7,19 +7,17 @@ import shlex
 import time
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..assertion import REGISTERED_CLAIMS, make_assertion
-from ..errors import ConfigurationError
-from ..profiles import Profile, load_profiles
-from ..token import Token
 from ._common import escape, fail, handled, load_signing_key, out, read_secret, relative, when
 
-__all__ = ["register"]
+if TYPE_CHECKING:
+    from ..profiles import Profile
+    from ..token import Token
 
-JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+__all__ = ["register"]
 
 
 class Grant(StrEnum):
@@ -64,6 +62,7 @@ def _flags_profile(
     lifetime: int,
     allow_insecure_http: bool,
 ) -> Profile:
+    from ..profiles import Profile
     table: dict[str, Any] = {"token_url": token_url, "grant": grant.value, "cache": "memory",
                              "lifetime": lifetime, "allow_insecure_http": allow_insecure_http}
     for name, value in (("client_id", client_id), ("subject", subject), ("audience", audience),
@@ -180,6 +179,8 @@ def token_command(
     token itself unless --show-token. Secrets are read from an environment variable, a file or
     stdin, never from a flag value (shell history).
     """
+    from ..errors import ConfigurationError
+    from ..profiles import load_profiles
     secret = read_secret(env=client_secret_env, file=client_secret_file,
                          stdin=client_secret_stdin, what="client secret")
     if profile is not None:
@@ -217,6 +218,7 @@ def token_command(
 
 
 def _claim(item: str) -> tuple[str, Any]:
+    from ..jose.assertion import REGISTERED_CLAIMS
     name, sep, raw = item.partition("=")
     if not sep or not name:
         fail(f"--claim takes NAME=VALUE, not {item!r}")
@@ -248,6 +250,8 @@ def assert_command(
     ] = None,
 ) -> None:
     """Sign a JWT assertion (RFC 7523) and print it, or a curl command that uses it."""
+    from ..jose.assertion import make_assertion
+    from ..oauth import JWT_BEARER_GRANT
     if lifetime <= 0 or lifetime > 3600:
         fail(f"--lifetime is seconds between 1 and 3600, not {lifetime}")
     extra = dict(_claim(c) for c in claim or [])
@@ -260,7 +264,7 @@ def assert_command(
         typer.echo(jwt)
         return
     parts = ["curl", "-sS", "-X", "POST", curl, "-H", "Accept: application/json",
-             "--data-urlencode", f"grant_type={JWT_BEARER}",
+             "--data-urlencode", f"grant_type={JWT_BEARER_GRANT}",
              "--data-urlencode", f"assertion={jwt}"]
     typer.echo(" ".join(shlex.quote(p) for p in parts))
 

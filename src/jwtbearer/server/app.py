@@ -9,6 +9,7 @@ extra), else on h11 and asyncio.
 
 from __future__ import annotations
 
+import enum
 import socket
 import threading
 import time
@@ -16,6 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
 
 from .config import load_config
 from .core import Response, TokenEndpoint
@@ -44,10 +46,21 @@ Answer = tuple[int, bytes, Headers]
 
 # Request headers the core reads; every other header is never decoded.
 _WANTED = frozenset({b"authorization", b"content-type"})
+_CLOSE = (b"connection", b"close")
+# A body over the cap is still read (and dropped) up to this many bytes before the 413, so the
+# client, which is usually still sending, reads the answer instead of a connection reset.
+_DRAIN_MIN = 4 * 1024 * 1024
 _FIELD_NAMES = {b"authorization": "Authorization", b"content-type": "Content-Type"}
 _JSON_TYPE = (b"content-type", b"application/json")
 _HEALTHZ = b'{"status":"ok"}'
 _GET_ONLY = (b"allow", b"GET, HEAD")
+
+
+class _Over(enum.Enum):
+    """A body over the cap: read to its end (the connection can close), or not."""
+
+    DRAINED = "drained"
+    OPEN = "open"
 
 
 class Endpoint(Protocol):
@@ -58,6 +71,8 @@ class Endpoint(Protocol):
     def jwks(self) -> Response: ...
 
     def metadata(self) -> Response: ...
+
+    def authorize(self, query: bytes) -> Response: ...
 
 
 def _error(status: int, error: str, description: str | None = None,
@@ -70,21 +85,38 @@ def _error(status: int, error: str, description: str | None = None,
 
 
 class TokenApp:
-    """The ASGI app: ``POST /token``, ``GET /jwks``, RFC 8414 metadata, ``GET /healthz``.
+    """The ASGI app: ``POST /token``, ``GET /authorize``, ``GET /jwks``, RFC 8414 metadata
+    (also at the OpenID Connect discovery path), ``GET /healthz``.
 
-    Every answer is JSON (RFC 6749 §5.1, §5.2); a wrong method gets 405 with ``Allow``
-    (RFC 9110 §15.5.6), an unknown path 404, a body over ``max_body_size`` 413 before it is
-    read in full. ``lifespan`` events are acknowledged; nothing happens at start or stop.
+    Every answer is JSON (RFC 6749 §5.1, §5.2) but the authorization endpoint's redirects; a
+    wrong method gets 405 with ``Allow`` (RFC 9110 §15.5.6), an unknown path 404, a body over
+    ``max_body_size`` 413 with ``Connection: close``, its body drained first (up to 4 MiB, or
+    4 times the cap) so the client reads the answer; a client that waits for ``100 Continue``
+    gets the 413 before it sends the body. ``lifespan`` events are acknowledged; nothing happens
+    at start or stop. ``token_path`` and ``authorize_path`` say where those two live, under
+    ``base_path`` (the issuer's own path, e.g. ``/ENV-ID/as``), as ``/jwks`` does.
     """
 
-    def __init__(self, endpoint: Endpoint, *, max_body_size: int = 64 * 1024) -> None:
+    def __init__(self, endpoint: Endpoint, *, max_body_size: int = 64 * 1024,
+                 token_path: str = "/token", authorize_path: str = "/authorize",
+                 base_path: str = "") -> None:
         self.endpoint = endpoint
         self.max_body_size = max_body_size
+        self.token_path = base_path + token_path
+        self.authorize_path = base_path + authorize_path
+        self._drain_limit = max(_DRAIN_MIN, 4 * max_body_size)
         self._too_large = _error(413, "invalid_request",
-                                 f"body over the {max_body_size} byte cap")
+                                 f"body over the {max_body_size} byte cap", (_CLOSE,))
+        # Past the drain limit the connection stays open: closing it with unread data would
+        # reset it, and the HTTP server reads and drops the rest of that body itself.
+        self._too_large_open = _error(413, "invalid_request",
+                                      f"body over the {max_body_size} byte cap")
+        # RFC 8414 §3.1 puts the well-known segment before an issuer's path; OpenID Connect
+        # Discovery §4 after it.
         self._gets: dict[str, Callable[[], Response]] = {
-            "/jwks": endpoint.jwks,
-            "/.well-known/oauth-authorization-server": endpoint.metadata,
+            base_path + "/jwks": endpoint.jwks,
+            "/.well-known/oauth-authorization-server" + base_path: endpoint.metadata,
+            base_path + "/.well-known/openid-configuration": endpoint.metadata,
         }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -106,15 +138,18 @@ class TokenApp:
     async def _http(self, scope: Scope, receive: Receive) -> Answer:
         path: str = scope["path"]
         method: str = scope["method"]
-        if path == "/token":
+        if path == self.token_path:
             if method != "POST":
                 return _error(405, "invalid_request", f"{method[:16]} is not allowed here",
                               ((b"allow", b"POST"),))
             headers: dict[str, str] = {}
             length = None
+            expect = False
             for name, value in scope["headers"]:
                 if name == b"content-length":
                     length = value
+                elif name == b"expect":
+                    expect = value.lower() == b"100-continue"
                 elif name in _WANTED:
                     key = name.decode("latin-1")
                     if key in headers:
@@ -124,26 +159,44 @@ class TokenApp:
                                       f"the {_FIELD_NAMES[name]} header is repeated; send it once")
                     headers[key] = value.decode("latin-1")
             if length is not None and (not length.isdigit() or int(length) > self.max_body_size):
+                if expect:  # the client has not sent the body and now never will
+                    return self._too_large
+                if length.isdigit() and int(length) > self._drain_limit:
+                    return self._too_large_open
+                await self._drain(receive)
                 return self._too_large
             body = await self._read(receive)
-            if body is None:
+            if body is _Over.DRAINED:
                 return self._too_large
+            if body is _Over.OPEN:
+                return self._too_large_open
+            assert isinstance(body, bytes)
             return _answer(self.endpoint.token(body, headers))
+        if path == self.authorize_path:
+            if method not in ("GET", "HEAD"):
+                return _error(405, "invalid_request", f"{method[:16]} is not allowed here",
+                              (_GET_ONLY,))
+            return _answer(self.endpoint.authorize(scope.get("query_string", b"")))
         if path == "/healthz" or path in self._gets:
             if method not in ("GET", "HEAD"):
                 return _error(405, "invalid_request", f"{method[:16]} is not allowed here",
                               (_GET_ONLY,))
             if path == "/healthz":
-                return 200, _HEALTHZ, ()
+                # The memory replay cache's size (to watch its bound); absent for Redis.
+                entries = getattr(self.endpoint, "replay_entries", None)
+                if entries is None:
+                    return 200, _HEALTHZ, ()
+                return 200, b'{"status":"ok","replay_entries":%d}' % entries, ()
             return _answer(self._gets[path]())
         return _error(404, "not_found")
 
-    async def _read(self, receive: Receive) -> bytes | None:
-        """The body, or None once it passes the cap (chunked bodies have no Content-Length)."""
+    async def _read(self, receive: Receive) -> bytes | _Over:
+        """The body, or how it ended once it passed the cap (chunked bodies have no
+        Content-Length)."""
         message = await receive()
         body: bytes = message.get("body", b"")
         if not message.get("more_body", False):
-            return body if len(body) <= self.max_body_size else None
+            return body if len(body) <= self.max_body_size else _Over.DRAINED
         chunks = [body]
         size = len(body)
         while message.get("more_body", False):
@@ -153,9 +206,22 @@ class TokenApp:
             chunk: bytes = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body_size:
-                return None
+                if message.get("more_body", False) and not await self._drain(receive, size):
+                    return _Over.OPEN
+                return _Over.DRAINED
             chunks.append(chunk)
         return b"".join(chunks)
+
+    async def _drain(self, receive: Receive, size: int = 0) -> bool:
+        """Read and drop the rest of a body; False when it passes the drain limit first."""
+        while size <= self._drain_limit:
+            message = await receive()
+            if message["type"] != "http.request":
+                return True
+            size += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                return True
+        return False
 
 
 # Response headers as bytes, by their text form: the core answers with a handful of fixed
@@ -168,19 +234,25 @@ def _answer(response: Response) -> Answer:
     if headers is None:
         headers = tuple((name.encode("latin-1"), value.encode("latin-1"))
                         for name, value in response.headers)
-        if len(_ENCODED) < 64:
+        if len(_ENCODED) < 64 and response.status != 302:  # a redirect's Location varies
             _ENCODED[response.headers] = headers
     return response.status, response.json_bytes(), headers
 
 
-def create_app(endpoint: Endpoint, *, max_body_size: int = 64 * 1024) -> TokenApp:
+def create_app(endpoint: Endpoint, *, max_body_size: int = 64 * 1024,
+               token_path: str = "/token", authorize_path: str = "/authorize",
+               base_path: str = "") -> TokenApp:
     """The ASGI app serving ``endpoint`` (see :class:`TokenApp`)."""
-    return TokenApp(endpoint, max_body_size=max_body_size)
+    return TokenApp(endpoint, max_body_size=max_body_size, token_path=token_path,
+                    authorize_path=authorize_path, base_path=base_path)
 
 
 def app_for(endpoint: TokenEndpoint) -> TokenApp:
-    """The app for a configured endpoint (body cap from its configuration)."""
-    return create_app(endpoint, max_body_size=endpoint.config.max_body_size)
+    """The app for a configured endpoint (body cap and paths from its configuration)."""
+    config = endpoint.config
+    return create_app(endpoint, max_body_size=config.max_body_size,
+                      token_path=config.token_path, authorize_path=config.authorize_path,
+                      base_path=urlsplit(config.issuer).path.rstrip("/"))
 
 
 def listen_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:

@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .._files import _home, _write_file
+from .._util import home as _home
+from .._util import write_file as _write_file
 from ..errors import ConfigurationError, KeyLoadError
-from ..keys import SigningKey
+from ..jose.keys import SigningKey
 from .limits import default_max_connections
 from .registry import Client, ClientRegistry, ServerConfigError, parse_client
 
-__all__ = ["ACCESS_TOKEN_ALGS", "ServerConfig", "load_config", "parse_config"]
+__all__ = ["ACCESS_TOKEN_ALGS", "PRESETS", "ServerConfig", "load_config", "parse_config"]
 
 #: Algorithms the server signs access tokens with (RFC 9068 §2.1: never ``none``).
 ACCESS_TOKEN_ALGS = ("EdDSA", "ES256", "RS256")
@@ -38,13 +39,38 @@ _INTS: dict[str, tuple[int, int, int]] = {  # key: (default, min, max)
     "body_timeout": (30, 1, 3600),
     "keep_alive_timeout": (5, 1, 3600),
     "max_connections": (default_max_connections(), 1, 1_000_000),
+    "refresh_token_lifetime": (14 * 86_400, 60, 365 * 86_400),
+    "replay_max_bytes": (256 * 1024 * 1024, 64 * 1024, 64 * 1024**3),
 }
-_BOOLS: dict[str, bool] = {"require_jti": True, "allow_audience_array": False}
+_BOOLS: dict[str, bool] = {"require_jti": True, "allow_audience_array": False,
+                           "allow_missing_sub": False, "scope_from_assertion": False}
 _STRINGS = frozenset(
     {"issuer", "signing_key", "access_token_alg", "access_token_audience", "replay",
-     "error_detail", "instance_url", "state_dir"}
+     "error_detail", "instance_url", "state_dir", "preset", "token_path", "authorize_path",
+     "test_user", "error_wording"}
 )
-_KNOWN = frozenset(_INTS) | frozenset(_BOOLS) | _STRINGS | {"clients"}
+_KNOWN = frozenset(_INTS) | frozenset(_BOOLS) | _STRINGS | {"clients", "assertion_audiences"}
+#: Where the server listens and how it words errors when a provider is named; the issuer is
+#: written ``{issuer}``. Keys the file sets explicitly win over the preset's.
+PRESETS: dict[str, dict[str, Any]] = {
+    "salesforce": {
+        "token_path": "/services/oauth2/token",
+        "authorize_path": "/services/oauth2/authorize",
+        "assertion_audiences": ["https://login.salesforce.com", "https://test.salesforce.com"],
+        "instance_url": "{issuer}",
+        "require_jti": False,
+        "error_wording": "salesforce",
+    },
+    "google": {
+        "assertion_audiences": ["https://oauth2.googleapis.com/token"],
+        "require_jti": False,
+        "scope_from_assertion": True,
+        "allow_missing_sub": True,
+    },
+}
+# Paths the app serves itself; token_path and authorize_path may not take them.
+_RESERVED_PATHS = frozenset({"/jwks", "/healthz", "/.well-known/oauth-authorization-server",
+                             "/.well-known/openid-configuration"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -67,6 +93,7 @@ class ServerConfig:
     max_body_size: int = 64 * 1024
     replay: str = "memory"
     replay_max_entries: int = 1_000_000
+    replay_max_bytes: int = 256 * 1024 * 1024
     require_jti: bool = True
     allow_audience_array: bool = False
     error_detail: str = "full"
@@ -77,11 +104,25 @@ class ServerConfig:
     keep_alive_timeout: int = 5
     max_connections: int = 0
     """0: the default of :class:`~jwtbearer.server.limits.ServerLimits` (512 per core)."""
+    preset: str | None = None
+    token_path: str = "/token"
+    authorize_path: str = "/authorize"
+    assertion_audiences: tuple[str, ...] = ()
+    test_user: str | None = None
+    refresh_token_lifetime: int = 14 * 86_400
+    allow_missing_sub: bool = False
+    scope_from_assertion: bool = False
+    error_wording: str = "rfc6749"
 
     @property
     def token_endpoint(self) -> str:
-        """The token endpoint URL: the issuer + ``/token``."""
-        return self.issuer + "/token"
+        """The token endpoint URL: the issuer + ``token_path``."""
+        return self.issuer + self.token_path
+
+    @property
+    def authorization_endpoint(self) -> str:
+        """The authorization endpoint URL: the issuer + ``authorize_path``."""
+        return self.issuer + self.authorize_path
 
     @property
     def jwks_uri(self) -> str:
@@ -134,14 +175,42 @@ def _signing_key(data: Mapping[str, Any], base: Path, source: str, alg: str) -> 
     return key.with_kid(key.thumbprint())
 
 
+def _with_preset(data: Mapping[str, Any], issuer: str, source: str,
+                 preset: str | None) -> Mapping[str, Any]:
+    name = preset if preset is not None else data.get("preset")
+    if name is None:
+        return data
+    if name not in PRESETS:
+        raise ServerConfigError(source, "preset",
+                                f"{name!r} is not a preset; known: {', '.join(sorted(PRESETS))}")
+    filled: dict[str, Any] = {k: (v.replace("{issuer}", issuer) if isinstance(v, str) else v)
+                              for k, v in PRESETS[name].items()}
+    filled.update(data)
+    filled["preset"] = name
+    return filled
+
+
+def _check_path(value: str, source: str, key: str) -> str:
+    if (not value.startswith("/") or len(value) < 2 or any(c in value for c in "?#% \t")
+            or value.endswith("/") or value in _RESERVED_PATHS):
+        raise ServerConfigError(source, key, f"{value!r} must be an absolute path like /token, "
+                                "without query, fragment or trailing slash, and not one of "
+                                + ", ".join(sorted(_RESERVED_PATHS)))
+    return value
+
+
 def parse_config(
     data: Mapping[str, Any],
     *,
     base: Path,
     source: str = "<config>",
     environ: Mapping[str, str] | None = None,
+    preset: str | None = None,
 ) -> ServerConfig:
-    """Check a parsed TOML document and build the :class:`ServerConfig`."""
+    """Check a parsed TOML document and build the :class:`ServerConfig`.
+
+    ``preset`` (the file's ``preset`` key when None) fills in the keys of :data:`PRESETS`
+    that the file does not set itself."""
     unknown = sorted(set(data) - _KNOWN)
     if unknown:
         known = ", ".join(sorted(_KNOWN))
@@ -149,6 +218,7 @@ def parse_config(
     if "issuer" not in data:
         raise ServerConfigError(source, "issuer", 'required, e.g. issuer = "http://127.0.0.1:8000"')
     issuer = _check_url(data["issuer"], source, "issuer")
+    data = _with_preset(data, issuer, source, preset)
     for key in _STRINGS:
         if key in data and not isinstance(data[key], str):
             raise ServerConfigError(source, key, "must be a string")
@@ -176,6 +246,22 @@ def parse_config(
     instance_url = data.get("instance_url")
     if instance_url is not None:
         instance_url = _check_url(instance_url, source, "instance_url")
+    token_path = _check_path(data.get("token_path", "/token"), source, "token_path")
+    authorize_path = _check_path(data.get("authorize_path", "/authorize"), source,
+                                 "authorize_path")
+    if token_path == authorize_path:
+        raise ServerConfigError(source, "authorize_path", "must differ from token_path")
+    audiences = data.get("assertion_audiences", [])
+    if not isinstance(audiences, list) or not all(isinstance(a, str) and a for a in audiences):
+        raise ServerConfigError(source, "assertion_audiences",
+                                'must be a list of non-empty strings, e.g. '
+                                '["https://login.salesforce.com"]')
+    wording = data.get("error_wording", "rfc6749")
+    if wording not in ("rfc6749", "salesforce"):
+        raise ServerConfigError(source, "error_wording", 'must be "rfc6749" or "salesforce"')
+    test_user = data.get("test_user")
+    if test_user is not None and not test_user:
+        raise ServerConfigError(source, "test_user", "must be a non-empty string")
     tables = data.get("clients", [])
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
         raise ServerConfigError(source, "clients", "must be [[clients]] tables")
@@ -202,17 +288,28 @@ def parse_config(
         max_assertion_size=ints["max_assertion_size"],
         max_body_size=ints["max_body_size"],
         replay_max_entries=ints["replay_max_entries"],
+        replay_max_bytes=ints["replay_max_bytes"],
         require_jti=bools["require_jti"],
         allow_audience_array=bools["allow_audience_array"],
         header_timeout=ints["header_timeout"],
         body_timeout=ints["body_timeout"],
         keep_alive_timeout=ints["keep_alive_timeout"],
         max_connections=ints["max_connections"],
+        preset=data.get("preset"),
+        token_path=token_path,
+        authorize_path=authorize_path,
+        assertion_audiences=tuple(dict.fromkeys(audiences)),
+        test_user=test_user,
+        refresh_token_lifetime=ints["refresh_token_lifetime"],
+        allow_missing_sub=bools["allow_missing_sub"],
+        scope_from_assertion=bools["scope_from_assertion"],
+        error_wording=wording,
     )
 
 
 def load_config(
-    path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None
+    path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None,
+    preset: str | None = None,
 ) -> ServerConfig:
     """Read and check the TOML file at ``path`` (relative paths in it are relative to it)."""
     p = Path(path)
@@ -226,4 +323,5 @@ def load_config(
         data = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ServerConfigError(source, "(syntax)", f"not valid TOML: {exc}") from None
-    return parse_config(data, base=p.resolve().parent, source=source, environ=environ)
+    return parse_config(data, base=p.resolve().parent, source=source, environ=environ,
+                        preset=preset)

@@ -1,49 +1,48 @@
 """The token endpoint as a pure function: form body + headers + clock → status + JSON.
 
-No I/O happens here (the replay cache is injected), so every rule is testable without a
-socket, and the ASGI app in ``app.py`` only moves bytes. Grants: RFC 7523 §2.1 JWT bearer and
-RFC 6749 §4.4 client credentials; client authentication: RFC 6749 §2.3.1, RFC 7523 §2.2 and
-OpenID Connect Core §9. Errors: RFC 6749 §5.2, always JSON and never cached.
+No I/O happens here (the replay store is injected), so every rule is testable without a
+socket, and the ASGI app in ``app.py`` only moves bytes. Grants: RFC 7523 §2.1 JWT bearer,
+RFC 6749 §4.4 client credentials, §4.1 authorization code (with RFC 7636 PKCE) and §6 refresh
+tokens; client authentication is ``auth.py``'s. Errors: RFC 6749 §5.2, always JSON and never
+cached.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hmac
 import json
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sized
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring_ascii as _quote
 from typing import Any
-from urllib.parse import quote_plus, unquote_plus
 
-from ..jws import sign_compact
+from ..jose.jws import sign_compact
 from ..token import Clock, system_clock
+from .auth import CLIENT_ASSERTION_TYPE, Authenticated, ClientAuthenticator, require_method
+from .codeflow import CodeFlow, Grant
 from .config import ServerConfig
-from .registry import AUTH_METHODS, CLIENT_CREDENTIALS, JWT_BEARER, Client
-from .replay import ReplayCache, replay_cache_for
+from .forms import parse_form
+from .registry import (
+    AUTH_METHODS,
+    AUTHORIZATION_CODE,
+    CLIENT_CREDENTIALS,
+    JWT_BEARER,
+    REFRESH_TOKEN,
+    Client,
+)
+from .replay import GrantStore, MemoryReplayCache, ReplayCache, replay_cache_for
 from .validation import AssertionPolicy, Refusal, parse_assertion, verify_assertion
 
 __all__ = ["CLIENT_ASSERTION_TYPE", "Response", "TokenEndpoint"]
 
-#: RFC 7523 §2.2 client_assertion_type.
-CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 _log = logging.getLogger("jwtbearer.server")
 _JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True).encode
 _NO_STORE = (("cache-control", "no-store"), ("pragma", "no-cache"))
-_MAX_FIELDS = 32
 _FORM_TYPE = "application/x-www-form-urlencoded"
-# Values every request of a grant carries, decoded once here rather than on each request.
-_KNOWN_VALUES = {quote_plus(v): v for v in (
-    "urn:ietf:params:oauth:grant-type:jwt-bearer",
-    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")}
-# Authorization schemes named in an error (IANA HTTP Authentication Scheme Registry).
-_KNOWN_SCHEMES = frozenset({"bearer", "digest", "dpop", "hoba", "mutual", "negotiate", "ntlm",
-                            "oauth", "scram-sha-1", "scram-sha-256", "vapid"})
+_SERVED = (CLIENT_CREDENTIALS, JWT_BEARER, AUTHORIZATION_CODE, REFRESH_TOKEN)
+_SECRET_FIELDS = frozenset({"access_token", "refresh_token", "id_token"})
 _MINIMAL = {
     "invalid_request": "the request is malformed",
     "invalid_client": "client authentication failed",
@@ -54,6 +53,13 @@ _MINIMAL = {
     "invalid_target": "the requested audience is not allowed",
     "temporarily_unavailable": "try again later",
     "server_error": "the server failed",
+}
+# Salesforce's answers for the failures its JWT bearer documentation lists, by Refusal.reason.
+_SALESFORCE = {
+    "expired": ("invalid_grant", "expired authorization code", 400),
+    "signature": ("invalid_grant", "invalid assertion", 400),
+    "unapproved": ("invalid_grant", "user hasn't approved this consumer", 400),
+    "unknown_client": ("invalid_client_id", "client identifier invalid", 400),
 }
 
 
@@ -74,24 +80,16 @@ class Response:
         return _JSON(self.body).encode("ascii")
 
     def __repr__(self) -> str:
-        safe = {k: ("<hidden>" if k == "access_token" else v) for k, v in self.body.items()}
+        safe = {k: ("<hidden>" if k in _SECRET_FIELDS else v) for k, v in self.body.items()}
         return f"Response(status={self.status}, body={safe!r})"
-
-
-@dataclass(frozen=True, slots=True)
-class _Auth:
-    client: Client | None
-    method: str
-    basic: bool
-
-
-_NO_AUTH = _Auth(client=None, method="none", basic=False)
 
 
 class TokenEndpoint:
     """The reference token endpoint: ``token(body, headers) -> Response``.
 
     ``headers`` maps lower-case header names to values. ``clock`` returns epoch seconds.
+    ``replay`` keeps assertion ids and, when it is also a :class:`GrantStore` (both built-in
+    caches are), codes and refresh tokens; else those live in a memory store of their own.
     """
 
     def __init__(
@@ -100,26 +98,36 @@ class TokenEndpoint:
         self.config = config
         # `is None`, not `or`: an empty cache has len() 0 and is falsy.
         self._replay = replay if replay is not None else replay_cache_for(
-            config.replay, max_entries=config.replay_max_entries)
+            config.replay, max_entries=config.replay_max_entries,
+            max_bytes=config.replay_max_bytes)
+        store = self._replay if isinstance(self._replay, GrantStore) else MemoryReplayCache(
+            max_entries=config.replay_max_entries, max_bytes=config.replay_max_bytes)
         self._clock = clock or system_clock
         self._policy = AssertionPolicy(
-            audiences=frozenset({config.token_endpoint, config.issuer}),
+            audiences=frozenset({config.token_endpoint, config.issuer,
+                                 *config.assertion_audiences}),
             leeway=config.leeway,
             max_lifetime=config.max_assertion_lifetime,
             max_size=config.max_assertion_size,
             require_jti=config.require_jti,
             allow_audience_array=config.allow_audience_array,
+            allow_missing_sub=config.allow_missing_sub,
         )
         self._jwks = {"keys": [config.signing_key.public_jwk()]}
-        # Worked out once per client rather than on every request: the secret as bytes for
-        # hmac.compare_digest, and the scope granted when the request names none.
-        self._secrets = {cid: c.client_secret.encode() for cid, c in config.clients.items()
-                         if c.client_secret}
+        # Worked out once per client rather than on every request: the kids of its keys, the
+        # keys for its grant assertions, and the scope granted when the request names none.
+        self._kids = {cid: frozenset(k.kid for k in c.keys if k.kid)
+                      for cid, c in config.clients.items()}
+        self._grant_keys = {cid: c.assertion_keys() for cid, c in config.clients.items()}
         self._default_scopes = {cid: " ".join(c.scopes) for cid, c in config.clients.items()}
         self._clients: dict[str, Client] = dict(config.clients.items())
+        self._auth = ClientAuthenticator(self._clients, policy=self._policy,
+                                         replay=self._replay, kids=self._kids)
+        self._codes = CodeFlow(config, store)
         self._signing_key = config.signing_key
         self._issuer = config.issuer
         self._default_audience = config.access_token_audience or config.issuer
+        self._wording = _SALESFORCE if config.error_wording == "salesforce" else {}
         # JSON fragments fixed by the configuration, quoted once (RFC 8259 §7; ASCII only, as
         # the compact encoder writes them, so the bytes are those json.dumps would give).
         self._iss_json = '{"iss":' + _quote(config.issuer) + ',"sub":'
@@ -129,6 +137,12 @@ class TokenEndpoint:
                            f"{config.access_token_lifetime}")
 
     # -- the other endpoints ----------------------------------------------------------------
+
+    @property
+    def replay_entries(self) -> int | None:
+        """How many ``jti`` values the replay cache holds, when it counts them (in memory)."""
+        replay = self._replay
+        return len(replay) if isinstance(replay, Sized) else None
 
     def jwks(self) -> Response:
         """``GET /jwks``: the access-token verification keys (RFC 7517 §5)."""
@@ -141,15 +155,32 @@ class TokenEndpoint:
                       | {"RS256", "ES256", "EdDSA"})
         body = {
             "issuer": c.issuer,
+            "authorization_endpoint": c.authorization_endpoint,
             "token_endpoint": c.token_endpoint,
             "jwks_uri": c.jwks_uri,
-            "grant_types_supported": [CLIENT_CREDENTIALS, JWT_BEARER],
-            "response_types_supported": [],
+            "grant_types_supported": list(_SERVED),
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query"],
+            "code_challenge_methods_supported": ["S256"],
+            "authorization_response_iss_parameter_supported": True,
             "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
             "token_endpoint_auth_signing_alg_values_supported": algs,
+            "id_token_signing_alg_values_supported": [c.signing_key.alg],
+            "subject_types_supported": ["public"],
             "scopes_supported": sorted({s for cl in c.clients.values() for s in cl.scopes}),
         }
         return Response(status=200, body=body, headers=(("cache-control", "max-age=300"),))
+
+    def authorize(self, query: bytes) -> Response:
+        """``GET /authorize`` (RFC 6749 §4.1.1): a 302 to the redirect URI with a code or an
+        error, or a 400 when the client or the redirect URI cannot be trusted."""
+        answer = self._codes.authorize(query, self._clock())
+        if answer.location is not None:
+            return Response(status=answer.status, body={},
+                            headers=(*_NO_STORE, ("location", answer.location)))
+        _log.info("authorization request refused: %s: %s", answer.error, answer.description)
+        return Response(status=answer.status, headers=_NO_STORE,
+                        body={"error": answer.error, "error_description": answer.description})
 
     # -- POST /token ----------------------------------------------------------------------------
 
@@ -163,14 +194,18 @@ class TokenEndpoint:
 
     def _error(self, refusal: Refusal, *, basic: bool) -> Response:
         _log.info("token request refused: %s: %s", refusal.error, refusal.description)
-        description = (_MINIMAL.get(refusal.error, refusal.error)
-                       if self.config.error_detail == "minimal" else refusal.description)
+        error, description, status = refusal.error, refusal.description, refusal.status
+        worded = self._wording.get(refusal.reason or "")
+        if worded is not None and (error == "invalid_grant" or refusal.reason == "unknown_client"):
+            error, description, status = worded
+            basic = False
+        if self.config.error_detail == "minimal":
+            description = _MINIMAL.get(error, error)
         headers: tuple[tuple[str, str], ...] = _NO_STORE
         if basic:
             # RFC 6749 §5.2: a failed Basic authentication answers 401 with the challenge.
             headers = (*headers, ("www-authenticate", 'Basic realm="token", charset="UTF-8"'))
-        return Response(status=refusal.status,
-                        body={"error": refusal.error, "error_description": description},
+        return Response(status=status, body={"error": error, "error_description": description},
                         headers=headers)
 
     def _token(self, body: bytes, headers: Mapping[str, str]) -> Response:
@@ -184,24 +219,38 @@ class TokenEndpoint:
         if len(body) > self.config.max_body_size:
             raise Refusal("invalid_request",
                           f"body over the {self.config.max_body_size} byte cap", status=413)
-        form = _parse_form(body)
+        form = parse_form(body)
         grant_type = form.get("grant_type")
         if grant_type is None:
             raise Refusal("invalid_request", "grant_type is missing")
-        auth = self._authenticate(form, headers, now)
+        auth = self._auth.authenticate(form, headers, now)
+        if grant_type == JWT_BEARER:
+            return self._jwt_bearer(auth, form, now)
+        client = auth.client
+        if client is not None and auth.method == "none":
+            # A confidential client authenticates on every request (RFC 6749 §3.2.1); only
+            # the JWT bearer grant's assertion may stand in for that.
+            require_method(client, "none")
         if grant_type == CLIENT_CREDENTIALS:
-            client = auth.client
             if client is None or auth.method == "none":
                 raise Refusal("invalid_client",
                               "client_credentials needs client authentication (RFC 6749 §4.4.2)",
                               status=401)
             self._allowed(client, grant_type)
             return self._issue(client, client.client_id, form, now)
-        if grant_type == JWT_BEARER:
-            return self._jwt_bearer(auth, form, now)
+        if grant_type in (AUTHORIZATION_CODE, REFRESH_TOKEN):
+            if client is None:
+                raise Refusal("invalid_client", f"{grant_type} needs client authentication, or "
+                              "client_id for a public client (RFC 6749 §3.2.1)", status=401)
+            self._allowed(client, AUTHORIZATION_CODE)
+            if grant_type == AUTHORIZATION_CODE:
+                grant = self._codes.exchange(client, form, now)
+            else:
+                grant = self._codes.refresh(client, form, now)
+            return self._issue_grant(client, grant, form, now)
         raise Refusal("unsupported_grant_type",
                       f"grant_type {grant_type[:80]!r} is not served here; use "
-                      f"{CLIENT_CREDENTIALS} or {JWT_BEARER}")
+                      f"{', '.join(_SERVED)}")
 
     @staticmethod
     def _allowed(client: Client, grant_type: str) -> None:
@@ -209,101 +258,9 @@ class TokenEndpoint:
             raise Refusal("unauthorized_client",
                           f"client {client.client_id!r} is not registered for {grant_type}")
 
-    # -- client authentication ---------------------------------------------------------------
-
-    def _client(self, client_id: str) -> Client:
-        client = self._clients.get(client_id)
-        if client is None:
-            raise Refusal("invalid_client", f"unknown client {client_id[:80]!r}", status=401)
-        return client
-
-    def _authenticate(self, form: Mapping[str, str], headers: Mapping[str, str],
-                      now: float) -> _Auth:
-        authorization = headers.get("authorization")
-        if (authorization is None and "client_secret" not in form
-                and "client_assertion" not in form and "client_assertion_type" not in form):
-            # No client authentication: the JWT bearer grant's common case, decided early.
-            form_id = form.get("client_id")
-            if form_id is None:
-                return _NO_AUTH
-            client = self._client(form_id)
-            self._method(client, "none")
-            return _Auth(client=client, method="none", basic=False)
-        used = [name for name, present in (
-            ("client_secret_basic", authorization is not None),
-            ("client_secret_post", "client_secret" in form),
-            ("jwt", "client_assertion" in form or "client_assertion_type" in form),
-        ) if present]
-        if len(used) > 1:
-            raise Refusal("invalid_request",
-                          f"more than one client authentication method ({', '.join(used)}); "
-                          "use exactly one (RFC 6749 §2.3)")
-        form_id = form.get("client_id")
-        if not used:
-            if form_id is None:
-                return _Auth(client=None, method="none", basic=False)
-            client = self._client(form_id)
-            self._method(client, "none")
-            return _Auth(client=client, method="none", basic=False)
-        if used[0] == "client_secret_basic":
-            client_id, secret = _basic(authorization or "")
-            client = self._client(client_id)
-            if form_id is not None and form_id != client_id:
-                raise Refusal("invalid_client", "client_id differs from the Basic user",
-                              status=401)
-            self._method(client, "client_secret_basic")
-            self._secret(client, secret)
-            return _Auth(client=client, method="client_secret_basic", basic=True)
-        if used[0] == "client_secret_post":
-            if form_id is None:
-                raise Refusal("invalid_request", "client_secret_post needs client_id")
-            client = self._client(form_id)
-            self._method(client, "client_secret_post")
-            self._secret(client, form["client_secret"])
-            return _Auth(client=client, method="client_secret_post", basic=False)
-        return self._client_assertion(form, form_id, now)
-
-    @staticmethod
-    def _method(client: Client, method: str) -> None:
-        if client.token_endpoint_auth_method != method:
-            raise Refusal(
-                "invalid_client",
-                f"client {client.client_id!r} is registered for "
-                f"{client.token_endpoint_auth_method}, not {method}",
-                status=401,
-            )
-
-    def _secret(self, client: Client, secret: str) -> None:
-        expected = self._secrets.get(client.client_id, b"")
-        if not expected or not hmac.compare_digest(expected, secret.encode()):
-            raise Refusal("invalid_client", "client secret does not match", status=401)
-
-    def _client_assertion(self, form: Mapping[str, str], form_id: str | None,
-                          now: float) -> _Auth:
-        if form.get("client_assertion_type") != CLIENT_ASSERTION_TYPE:
-            raise Refusal("invalid_request",
-                          f"client_assertion_type must be {CLIENT_ASSERTION_TYPE} (RFC 7523 §2.2)")
-        assertion = form.get("client_assertion")
-        if assertion is None:
-            raise Refusal("invalid_request", "client_assertion is missing")
-        parsed = parse_assertion(assertion, client_assertion=True,
-                                 max_size=self.config.max_assertion_size)
-        issuer: str = parsed.claims["iss"]
-        if form_id is not None and form_id != issuer:
-            raise Refusal("invalid_client", "client_id differs from the client assertion's iss",
-                          status=401)
-        client = self._client(issuer)
-        if client.token_endpoint_auth_method not in ("client_secret_jwt", "private_key_jwt"):
-            self._method(client, "private_key_jwt")
-        keys = (client.keys if client.token_endpoint_auth_method == "private_key_jwt"
-                else (client.hmac_key,) if client.hmac_key is not None else ())
-        verify_assertion(parsed, client_id=client.client_id, keys=keys, policy=self._policy,
-                         replay=self._replay, now=now, client_assertion=True)
-        return _Auth(client=client, method=client.token_endpoint_auth_method, basic=False)
-
     # -- grants -------------------------------------------------------------------------------
 
-    def _jwt_bearer(self, auth: _Auth, form: Mapping[str, str], now: float) -> Response:
+    def _jwt_bearer(self, auth: Authenticated, form: Mapping[str, str], now: float) -> Response:
         assertion = form.get("assertion")
         if assertion is None:
             raise Refusal("invalid_request", "assertion is missing (RFC 7523 §2.1)")
@@ -311,28 +268,64 @@ class TokenEndpoint:
                                  max_size=self.config.max_assertion_size)
         claims = parsed.claims
         issuer: str = claims["iss"]
-        if auth.client is not None:
-            client = auth.client
+        client = auth.client
+        if client is not None:
             if issuer != client.client_id:
                 raise Refusal("invalid_grant",
                               f"assertion iss {issuer[:80]!r} is not the authenticated client "
                               f"{client.client_id!r}")
         else:
-            found = self._clients.get(issuer)
-            if found is None:
-                raise Refusal("invalid_grant", f"assertion iss {issuer[:80]!r} is not a client")
-            client = found
-            # A confidential client must authenticate on every request (RFC 6749 §3.2.1).
-            self._method(client, "none")
+            client = self._clients.get(issuer)
+            if client is None:
+                raise Refusal("invalid_grant", f"assertion iss {issuer[:80]!r} is not a client",
+                              reason="unknown_client")
+        if auth.method == "none" and client.require_client_authentication:
+            # Opted out of RFC 7523 §3.1's assertion-only authentication.
+            require_method(client, "none")
         self._allowed(client, JWT_BEARER)
-        verify_assertion(parsed, client_id=client.client_id, keys=client.assertion_keys(),
-                         policy=self._policy, replay=self._replay, now=now,
-                         client_assertion=False)
-        subject = claims["sub"]
-        if not client.approves(subject):
+        # Without client authentication, this verification with the client's registered keys
+        # (or its secret, for a secret-only client) is what authenticates it.
+        verify_assertion(parsed, client_id=client.client_id,
+                         keys=self._grant_keys[client.client_id], policy=self._policy,
+                         replay=self._replay, now=now, client_assertion=False,
+                         kids=self._kids[client.client_id])
+        subject = claims.get("sub")
+        if subject is None:  # only with allow_missing_sub: the client acts for itself
+            subject = client.client_id
+        elif not client.approves(subject):
             # Salesforce's wording, which its users search for.
-            raise Refusal("invalid_grant", "user hasn't approved this consumer")
+            raise Refusal("invalid_grant", "user hasn't approved this consumer",
+                          reason="unapproved")
+        if "scope" not in form and self.config.scope_from_assertion:
+            scope = claims.get("scope")
+            if isinstance(scope, str) and scope.strip():
+                form = {**form, "scope": " ".join(scope.split())}
         return self._issue(client, subject, form, now)
+
+    def _issue_grant(self, client: Client, grant: Grant, form: Mapping[str, str],
+                     now: float) -> Response:
+        scope = grant.scope
+        if "scope" in form and form.get("grant_type") == REFRESH_TOKEN:
+            scope = " ".join(dict.fromkeys(form["scope"].split(" ")))
+        refresh = self._codes.new_refresh_token(client, grant, now)
+        extra = ""
+        if refresh is not None:
+            extra += f',"refresh_token":"{refresh}"'
+        if "openid" in scope.split(" "):
+            extra += f',"id_token":"{self._id_token(client, grant, now)}"'
+        audience = self._default_audience if "audience" not in form and "resource" not in form \
+            else self._audience(client, form)
+        return self._respond(client, grant.subject, scope, audience, now, extra)
+
+    def _id_token(self, client: Client, grant: Grant, now: float) -> str:
+        issued = int(now)
+        claims: dict[str, Any] = {"iss": self._issuer, "sub": grant.subject,
+                                  "aud": client.client_id, "azp": client.client_id,
+                                  "iat": issued, "exp": issued + self.config.access_token_lifetime,
+                                  "auth_time": grant.auth_time}
+        if grant.nonce is not None:
+            claims["nonce"] = grant.nonce
+        return sign_compact(claims, self._signing_key, typ="JWT")
 
     def _issue(self, client: Client, subject: str, form: Mapping[str, str],
                now: float) -> Response:
@@ -341,6 +334,10 @@ class TokenEndpoint:
                  else _scope(client, requested))
         audience = (self._default_audience if "audience" not in form and "resource" not in form
                     else self._audience(client, form))
+        return self._respond(client, subject, scope, audience, now, "")
+
+    def _respond(self, client: Client, subject: str, scope: str, audience: str, now: float,
+                 extra: str) -> Response:
         issued = int(now)
         lifetime = self.config.access_token_lifetime
         jti = secrets.token_urlsafe(16)
@@ -351,19 +348,18 @@ class TokenEndpoint:
                   f'{self._client_json[client.client_id]}{issued},"exp":{issued + lifetime},'
                   f'"jti":"{jti}"' + (f',"scope":{quoted_scope}}}' if scope else "}"))
         token = sign_compact(claims, self._signing_key, typ="at+jwt")
-        body: dict[str, Any] = {"access_token": token, "token_type": "Bearer",
-                                "expires_in": lifetime}
         encoded = f'{{"access_token":"{token}"{self._body_tail}'
         if scope:
-            body["scope"] = scope
             encoded += f',"scope":{quoted_scope}'
         if self.config.instance_url is not None:
-            body["instance_url"] = self.config.instance_url
-            body["issued_at"] = str(issued * 1000)  # Salesforce sends milliseconds, as a string
+            # Salesforce sends issued_at in milliseconds, as a string.
             encoded += (f',"instance_url":{_quote(self.config.instance_url)},'
                         f'"issued_at":"{issued * 1000}"')
+        encoded += extra + "}"
+        body: dict[str, Any] = json.loads(encoded) if extra else _plain_body(
+            token, lifetime, scope, self.config.instance_url, issued)
         return Response(status=200, body=body, headers=_NO_STORE,
-                        encoded=(encoded + "}").encode("ascii"))
+                        encoded=encoded.encode("ascii"))
 
     def _audience(self, client: Client, form: Mapping[str, str]) -> str:
         requested = {v for v in (form.get("audience"), form.get("resource")) if v is not None}
@@ -378,6 +374,18 @@ class TokenEndpoint:
         return target
 
 
+def _plain_body(token: str, lifetime: int, scope: str, instance_url: str | None,
+                issued: int) -> dict[str, Any]:
+    body: dict[str, Any] = {"access_token": token, "token_type": "Bearer",
+                            "expires_in": lifetime}
+    if scope:
+        body["scope"] = scope
+    if instance_url is not None:
+        body["instance_url"] = instance_url
+        body["issued_at"] = str(issued * 1000)
+    return body
+
+
 def _scope(client: Client, requested: str | None) -> str:
     if requested is None:
         return " ".join(client.scopes)
@@ -389,68 +397,3 @@ def _scope(client: Client, requested: str | None) -> str:
         raise Refusal("invalid_scope",
                       f"scope {refused[0][:80]!r} is not registered for {client.client_id!r}")
     return " ".join(dict.fromkeys(wanted))
-
-
-def _unquote(text: str) -> str:
-    # unquote_plus only when needed: most names and assertions hold neither '%' nor '+'.
-    if "%" not in text and "+" not in text:
-        return text
-    known = _KNOWN_VALUES.get(text)
-    return known if known is not None else unquote_plus(text, errors="strict")
-
-
-def _parse_form(body: bytes) -> dict[str, str]:
-    """application/x-www-form-urlencoded, strictly: ASCII on the wire, UTF-8 once decoded,
-    every field ``name=value``, no name twice (RFC 6749 §3.2), at most 32 fields."""
-    if not body:
-        return {}
-    try:
-        parts = body.decode("ascii").split("&")
-    except UnicodeDecodeError:
-        raise Refusal("invalid_request", "form body is not valid UTF-8 percent-encoding") from None
-    if len(parts) > _MAX_FIELDS:
-        raise Refusal("invalid_request", f"form body is malformed: over {_MAX_FIELDS} fields")
-    form: dict[str, str] = {}
-    seen: set[str] = set()
-    for number, part in enumerate(parts, 1):
-        raw_name, eq, raw_value = part.partition("=")
-        if not eq or not raw_name:
-            # The field itself is never echoed: it may be the tail of a secret that held an
-            # unencoded '&' (RFC 6749 Appendix B), and this message is logged and sent back.
-            raise Refusal("invalid_request",
-                          f"form body is malformed: field {number} is not name=value; "
-                          "percent-encode '&', '=' and '+' inside values")
-        try:
-            name, value = _unquote(raw_name), _unquote(raw_value)
-        except UnicodeDecodeError:
-            raise Refusal("invalid_request",
-                          "form body is not valid UTF-8 percent-encoding") from None
-        if name in seen:
-            raise Refusal("invalid_request", f"parameter {name[:40]!r} is repeated (RFC 6749 §3.2)")
-        seen.add(name)
-        if value:  # RFC 6749 §3.2: a parameter sent without a value is treated as omitted
-            form[name] = value
-    return form
-
-
-def _basic(header: str) -> tuple[str, str]:
-    scheme, _, encoded = header.partition(" ")
-    if scheme.lower() != "basic":
-        # Only a well-known scheme name is echoed: a header without one starts with the
-        # credentials themselves, which must stay out of the answer and the log.
-        named = f" {scheme!r}" if scheme.lower() in _KNOWN_SCHEMES else ""
-        raise Refusal("invalid_client",
-                      f"Authorization scheme{named} is not Basic; send "
-                      "'Basic base64(client_id:client_secret)' (RFC 6749 §2.3.1)", status=401)
-    try:
-        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, ValueError):
-        raise Refusal("invalid_client", "Basic credentials are not base64 of UTF-8",
-                      status=401) from None
-    user, colon, password = decoded.partition(":")
-    if not colon or not user:
-        raise Refusal("invalid_client", "Basic credentials need client_id:client_secret",
-                      status=401)
-    # RFC 6749 §2.3.1: both parts are form-urlencoded before Base64.
-    return unquote_plus(user), unquote_plus(password)
-

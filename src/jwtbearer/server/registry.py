@@ -14,34 +14,30 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..errors import ConfigurationError, KeyLoadError
-from ..keys import VerifyingKey, load_jwks
+from ..jose.keys import VerifyingKey, load_jwks
+from ..oauth import AUTH_METHODS
+from ..oauth import AUTHORIZATION_CODE_GRANT as AUTHORIZATION_CODE
+from ..oauth import CLIENT_CREDENTIALS_GRANT as CLIENT_CREDENTIALS
+from ..oauth import JWT_BEARER_GRANT as JWT_BEARER
+from ..oauth import REFRESH_TOKEN_GRANT as REFRESH_TOKEN
 
 __all__ = [
+    "AUTHORIZATION_CODE",
     "AUTH_METHODS",
     "CLIENT_CREDENTIALS",
     "JWT_BEARER",
+    "REFRESH_TOKEN",
     "Client",
     "ClientRegistry",
     "ServerConfigError",
     "parse_client",
 ]
 
-#: RFC 7523 §2.1 grant type.
-JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
-#: RFC 6749 §4.4 grant type.
-CLIENT_CREDENTIALS = "client_credentials"
-GRANT_TYPES = (CLIENT_CREDENTIALS, JWT_BEARER)
+GRANT_TYPES = (CLIENT_CREDENTIALS, JWT_BEARER, AUTHORIZATION_CODE, REFRESH_TOKEN)
 
-#: Client authentication methods (IANA "OAuth Token Endpoint Authentication Methods").
-AUTH_METHODS = (
-    "none",
-    "client_secret_basic",
-    "client_secret_post",
-    "client_secret_jwt",
-    "private_key_jwt",
-)
 _HMAC_ALGS = ("HS256", "HS384", "HS512")
 # RFC 6749 §3.3 scope-token: %x21 / %x23-5B / %x5D-7E
 _SCOPE_RE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")
@@ -57,6 +53,8 @@ _CLIENT_KEYS = frozenset(
         "scopes",
         "subjects",
         "audiences",
+        "redirect_uris",
+        "require_client_authentication",
     }
 )
 
@@ -79,7 +77,9 @@ class Client:
     assertions; ``client_secret`` checks ``client_secret_basic``/``_post`` and verifies
     ``client_secret_jwt`` (HMAC) assertions. ``subjects`` are the users pre-authorized for the
     JWT bearer grant (``"*"`` approves any subject). ``audiences`` are the resources it may ask
-    access tokens for with ``audience``/``resource`` (RFC 8707).
+    access tokens for with ``audience``/``resource`` (RFC 8707). ``redirect_uris`` are where
+    ``/authorize`` may send a code (exact match). ``require_client_authentication`` makes the
+    JWT bearer grant need the registered client authentication too, not only the assertion.
     """
 
     client_id: str
@@ -92,6 +92,8 @@ class Client:
     client_secret: str | None = field(default=None, repr=False)
     secret_alg: str = "HS256"
     hmac_key: VerifyingKey | None = field(default=None, repr=False)
+    redirect_uris: tuple[str, ...] = ()
+    require_client_authentication: bool = False
 
     def assertion_keys(self) -> tuple[VerifyingKey, ...]:
         """Keys that may verify this client's assertions: registered keys, else its secret."""
@@ -222,6 +224,24 @@ def parse_client(
                 source, f"{where}.scopes", f"{scope!r} is not a scope token (RFC 6749 §3.3)"
             )
     subjects = _strings(table.get("subjects", []), source, f"{where}.subjects")
+    redirect_uris = _strings(table.get("redirect_uris", []), source, f"{where}.redirect_uris")
+    for uri in redirect_uris:
+        parts = urlsplit(uri)
+        if not parts.scheme or parts.fragment or (parts.scheme in ("http", "https")
+                                                  and not parts.netloc):
+            raise ServerConfigError(source, f"{where}.redirect_uris",
+                                    f"{uri!r} must be an absolute URI without a fragment "
+                                    "(RFC 6749 §3.1.2)")
+    if AUTHORIZATION_CODE in grants and not redirect_uris:
+        raise ServerConfigError(source, f"{where}.redirect_uris",
+                                "authorization_code needs at least one redirect URI")
+    if REFRESH_TOKEN in grants and AUTHORIZATION_CODE not in grants:
+        raise ServerConfigError(source, f"{where}.grant_types",
+                                "refresh_token is issued with authorization_code; add it")
+    strict = table.get("require_client_authentication", False)
+    if not isinstance(strict, bool):
+        raise ServerConfigError(source, f"{where}.require_client_authentication",
+                                "must be true or false")
     audiences = _strings(table.get("audiences", []), source, f"{where}.audiences")
     keys = _load_keys(table, base, source, where)
     secret = None
@@ -281,4 +301,6 @@ def parse_client(
         client_secret=secret,
         secret_alg=secret_alg,
         hmac_key=hmac_key,
+        redirect_uris=redirect_uris,
+        require_client_authentication=strict,
     )

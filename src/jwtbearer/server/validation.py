@@ -11,14 +11,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import JWSError
-from ..jws import (
-    _COMPACT,
-    _decode,
-    _malformed,
-    _verify_segments,
-    parse_json_object,
-)
-from ..keys import VerifyingKey
+from ..jose.jws import decode_segment as _decode
+from ..jose.jws import malformed as _malformed
+from ..jose.jws import match_compact as _COMPACT
+from ..jose.jws import parse_json_object
+from ..jose.jws import verify_split as _verify_segments
+from ..jose.keys import VerifyingKey
+from ..oauth import MAX_NUMERIC_DATE as _MAX_DATE
 from .replay import ReplayCache, ReplayCacheUnavailable
 
 __all__ = ["AssertionPolicy", "ParsedAssertion", "Refusal", "parse_assertion",
@@ -38,19 +37,20 @@ _CLIENT_TYPS = _GRANT_TYPS | {"client-authentication+jwt", "application/client-a
 # stream of distinct headers only costs the parsing it would cost without the cache.
 _PASSED: dict[tuple[str, bool], dict[str, Any]] = {}
 _PASSED_MAX = 1024
-# Beyond 2**53 a number is no longer exact in IEEE doubles (RFC 7493 §2.2), and an integer
-# past the float range would overflow the time arithmetic; no real NumericDate comes close.
-_MAX_DATE = 2**53
 
 
 class Refusal(Exception):
     """A request refused with an RFC 6749 §5.2 error code."""
 
-    def __init__(self, error: str, description: str, *, status: int = 400) -> None:
+    def __init__(self, error: str, description: str, *, status: int = 400,
+                 reason: str | None = None) -> None:
         super().__init__(description)
         self.error = error
         self.description = description
         self.status = status
+        #: What failed, for providers that word it their own way: ``expired``, ``signature``,
+        #: ``unapproved``, ``unknown_client`` (None for everything else).
+        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -63,6 +63,8 @@ class AssertionPolicy:
     max_size: int
     require_jti: bool
     allow_audience_array: bool
+    #: A grant assertion without ``sub`` acts for its issuer (Google's service accounts).
+    allow_missing_sub: bool = False
 
 
 def _show(value: Any) -> str:
@@ -110,11 +112,12 @@ class ParsedAssertion:
     and each segment decoded exactly once on the way from the form to the verified claims.
     """
 
-    __slots__ = ("claims", "header_segment", "payload_segment", "signature_segment",
+    __slots__ = ("claims", "header_segment", "kid", "payload_segment", "signature_segment",
                  "signing_input")
 
     def __init__(self, *, header_segment: str, payload_segment: str, signature_segment: str,
-                 signing_input: bytes, claims: dict[str, Any]) -> None:
+                 signing_input: bytes, claims: dict[str, Any], kid: Any = None) -> None:
+        self.kid = kid
         self.header_segment = header_segment
         self.payload_segment = payload_segment
         self.signature_segment = signature_segment
@@ -141,9 +144,11 @@ def parse_assertion(token: str, *, client_assertion: bool, max_size: int) -> Par
         raise Refusal(code, f"malformed assertion: {_malformed(token)}", status=status)
     header_b64, payload_b64, signature_b64 = match.group(1, 2, 3)
     try:
-        if (header_b64, client_assertion) not in _PASSED:
-            _vet_header(header_b64, parse_json_object(_decode(header_b64), "JWS header"),
-                        client_assertion, code, status)
+        header = _PASSED.get((header_b64, client_assertion))
+        if header is None:
+            header = _vet_header(header_b64,
+                                 parse_json_object(_decode(header_b64), "JWS header"),
+                                 client_assertion, code, status)
         claims = parse_json_object(_decode(payload_b64), "JWT claims")
     except JWSError as exc:
         raise Refusal(code, f"malformed assertion: {exc}", status=status) from None
@@ -152,7 +157,8 @@ def parse_assertion(token: str, *, client_assertion: bool, max_size: int) -> Par
         raise Refusal(code, "assertion has no iss (RFC 7523 §3 item 1)", status=status)
     return ParsedAssertion(header_segment=header_b64, payload_segment=payload_b64,
                            signature_segment=signature_b64,
-                           signing_input=token[: match.end(2)].encode("ascii"), claims=claims)
+                           signing_input=token[: match.end(2)].encode("ascii"), claims=claims,
+                           kid=header.get("kid"))
 
 
 def _number(claims: Mapping[str, Any], name: str, code: str, status: int) -> float | None:
@@ -182,6 +188,7 @@ def verify_assertion(
     replay: ReplayCache,
     now: float,
     client_assertion: bool,
+    kids: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """Verify an assertion :func:`parse_assertion` gave (parsed with ``policy.max_size``) for
     ``client_id`` and return its claims, or raise :class:`Refusal`.
@@ -192,17 +199,24 @@ def verify_assertion(
     for a client assertion, RFC 7523 §3 item 2.B); ``aud`` one of the server's identifiers;
     ``exp`` required and not passed, at most ``max_lifetime`` ahead; ``nbf`` reached; ``iat``
     neither in the future nor older than ``max_lifetime``; ``jti`` used once. Times allow
-    ``leeway`` seconds of skew.
+    ``leeway`` seconds of skew. ``kids`` are the registered keys' ids: when there are any, a
+    ``kid`` in the header must be one of them (even when a single key is registered).
     """
     code, status = ("invalid_client", 401) if client_assertion else ("invalid_grant", 400)
     kind = "client assertion" if client_assertion else "assertion"
     if not keys:
         raise Refusal(code, f"client {client_id!r} has no key to verify a {kind}", status=status)
+    kid = parsed.kid
+    if kids and kid is not None and kid not in kids:
+        raise Refusal(code, f"{kind} kid {_show(kid)} names no key registered for client "
+                      f"{client_id!r} (registered kids: {', '.join(sorted(kids))})",
+                      status=status, reason="signature")
     try:
         _verify_segments(parsed.header_segment, parsed.payload_segment, parsed.signature_segment,
                          parsed.signing_input, keys[0] if len(keys) == 1 else keys)
     except JWSError as exc:
-        raise Refusal(code, f"{kind} refused: {exc}", status=status) from None
+        raise Refusal(code, f"{kind} refused: {exc}", status=status,
+                      reason="signature") from None
     return _check_claims(parsed.claims, client_id=client_id, policy=policy, replay=replay,
                          now=now, client_assertion=client_assertion)
 
@@ -217,7 +231,9 @@ def _check_claims(claims: dict[str, Any], *, client_id: str, policy: AssertionPo
         raise Refusal(code, f"{kind} iss {_show(iss)} is not the client {client_id!r}",
                       status=status)
     sub = claims.get("sub")
-    if not isinstance(sub, str) or not sub:
+    if sub is None and not client_assertion and policy.allow_missing_sub:
+        pass
+    elif not isinstance(sub, str) or not sub:
         raise Refusal(code, f"{kind} has no sub (RFC 7523 §3 item 2)", status=status)
     if client_assertion and sub != client_id:
         raise Refusal(code, "client assertion sub must be the client_id (RFC 7523 §3 item 2.B)",
@@ -231,15 +247,16 @@ def _check_claims(claims: dict[str, Any], *, client_id: str, policy: AssertionPo
     else:
         matches = isinstance(aud, str) and aud in policy.audiences
     if not matches:
-        expected = " or ".join(sorted(policy.audiences))
-        raise Refusal(code, f"{kind} audience {_show(aud)} is not {expected}", status=status)
+        expected = ", ".join(sorted(policy.audiences))
+        raise Refusal(code, f"{kind} audience {_show(aud)} is not accepted here; accepted: "
+                      f"{expected}", status=status)
     leeway = policy.leeway
     exp = _number(claims, "exp", code, status)
     if exp is None:
         raise Refusal(code, f"{kind} has no exp (RFC 7523 §3 item 4)", status=status)
     if exp <= now - leeway:
         raise Refusal(code, f"{kind} expired {int(now - exp)} s ago (exp {int(exp)})",
-                      status=status)
+                      status=status, reason="expired")
     if exp - now > policy.max_lifetime + leeway:
         raise Refusal(code, f"{kind} exp is {int(exp - now)} s ahead, over the "
                       f"{policy.max_lifetime} s maximum lifetime", status=status)

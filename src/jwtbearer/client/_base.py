@@ -1,0 +1,150 @@
+"""What TokenClient and AsyncTokenClient share: configuration, and the request/retry loop
+written once as a generator (:meth:`ClientBase.request_flow`).
+
+The loop yields :class:`Send` (POST this request; receive ``(status, headers, body)`` or a
+:class:`~jwtbearer.errors.TransportError`) and :class:`Sleep` (wait before the next attempt);
+the sync and async clients perform those two steps and nothing else.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from .._flow import Flow
+from ..errors import ConfigurationError, ResponseFormatError, TokenEndpointError, TransportError
+from ..token import Clock, Token, system_clock
+from .client_auth import ClientAuth
+from .grants import Grant, RefreshToken
+from .protocol import (
+    BodyReader,
+    RetryPolicy,
+    TokenRequest,
+    build_token_request,
+    parse_token_response,
+)
+from .transport import ACCEPT_ENCODING, check_endpoint, check_timeout
+
+__all__ = ["Answer", "ClientBase", "Send", "Sleep", "Step"]
+
+logger = logging.getLogger("jwtbearer")
+
+#: What a POST gives back: status, headers, the (decompressed, capped) body.
+Answer = tuple[int, httpx.Headers, bytes]
+
+_RETRYABLE = (TransportError, TokenEndpointError, ResponseFormatError)
+
+
+# Steps are plain slotted classes: created per request, and cheaper to define than dataclasses.
+class Send:
+    """Step: POST ``request``; the result sent back is an :data:`Answer`."""
+
+    __slots__ = ("request",)
+
+    def __init__(self, request: TokenRequest) -> None:
+        self.request = request
+
+
+class Sleep:
+    """Step: wait ``seconds`` before the next attempt."""
+
+    __slots__ = ("seconds",)
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+
+Step = Send | Sleep
+
+
+class ClientBase:
+    """Configuration and protocol decisions; subclasses add the I/O for :class:`Send`."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        auth: ClientAuth,
+        timeout: float,
+        allow_insecure_http: bool,
+        retry: RetryPolicy | None,
+        clock: Clock | None,
+    ) -> None:
+        self._host = check_endpoint(endpoint, allow_insecure_http)
+        if not isinstance(auth, ClientAuth):
+            raise ConfigurationError(
+                "auth must be a client authentication: NoClientAuth, ClientSecretBasic, "
+                "ClientSecretPost, ClientSecretJWT or PrivateKeyJWT"
+            )
+        self.endpoint = endpoint
+        self.auth = auth
+        self.timeout = check_timeout(timeout)
+        self.retry = retry if retry is not None else RetryPolicy()
+        self._clock = clock or system_clock
+        self._request_headers = {"Accept-Encoding": ACCEPT_ENCODING}
+
+    def request_flow(self, grant: Grant) -> Flow[Step, Token]:
+        """The request/retry loop: send ``grant``, retry per the policy, return the token."""
+        attempt = 0
+        while True:
+            attempt += 1
+            request = self.build(grant, attempt)
+            try:
+                answer: Answer = yield Send(request)
+                return self.parse(grant, *answer)
+            except _RETRYABLE as exc:
+                delay = self._delay(attempt, exc)
+                if delay is None:
+                    raise
+            yield Sleep(delay)
+
+    def build(self, grant: Grant, attempt: int = 1) -> TokenRequest:
+        """The request for one attempt at ``grant``."""
+        # Built anew for every attempt: a retry never resends an assertion already sent.
+        request = build_token_request(self.endpoint, grant, self.auth, now=self._clock())
+        logger.debug(
+            "token request to %s: grant %s, attempt %d of %d",
+            self._host, grant.grant_type, attempt, self.retry.attempts,
+        )
+        return request
+
+    def parse(self, grant: Grant, status: int, headers: Mapping[str, str], body: bytes) -> Token:
+        """The token in an answer to ``grant``, or the typed error it describes."""
+        logger.debug("token response from %s: status %d, %d bytes", self._host, status, len(body))
+        previous = grant.refresh_token if isinstance(grant, RefreshToken) else None
+        return parse_token_response(
+            status, headers, body, now=self._clock(), previous_refresh_token=previous,
+            host=self._host,
+        )
+
+    def _http_request(self, http: httpx.Client | httpx.AsyncClient, request: TokenRequest,
+                      extensions: dict[str, Any] | None) -> httpx.Request:
+        headers = dict(request.headers)
+        headers.update(self._request_headers)
+        return http.build_request(
+            "POST", request.url, headers=headers, content=request.body,
+            timeout=httpx.Timeout(self.timeout), extensions=extensions,
+        )
+
+    def _reader(self, response: httpx.Response) -> BodyReader:
+        # A response built in memory (a mock transport) arrives already read and decoded.
+        encoding = None if response.is_stream_consumed else response.headers.get(
+            "content-encoding"
+        )
+        return BodyReader(
+            encoding, host=self._host, content_length=response.headers.get("content-length")
+        )
+
+    def _delay(self, attempt: int, exc: Exception) -> float | None:
+        delay = self.retry.delay_for(attempt, exception=exc, now=self._clock())
+        if delay is not None:
+            logger.debug(
+                "retrying token request to %s in %.2f s after %s (attempt %d of %d)",
+                self._host, delay, type(exc).__name__, attempt, self.retry.attempts,
+            )
+        return delay
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.endpoint!r}, auth={self.auth!r})"

@@ -1,0 +1,51 @@
+"""The shared OAuth vocabulary: the names client and server must spell the same way.
+
+Grant types (RFC 6749 §4, RFC 7523 §2.1), the JWT client assertion type (RFC 7523 §2.2), the
+token endpoint authentication methods (IANA "OAuth Token Endpoint Authentication Methods",
+RFC 7591 §2) and the bounds of a NumericDate (RFC 7519 §2). The client (``jwtbearer.client``),
+the reference server (``jwtbearer.server``), the profiles and the diagnostics import them from
+here; nothing here imports anything.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AUTHORIZATION_CODE_GRANT",
+    "AUTH_METHODS",
+    "CLIENT_ASSERTION_TYPE",
+    "CLIENT_CREDENTIALS_GRANT",
+    "JWT_BEARER_GRANT",
+    "MAX_NUMERIC_DATE",
+    "MS_THRESHOLD",
+    "REFRESH_TOKEN_GRANT",
+    "SECRET_AUTH_METHODS",
+]
+
+#: RFC 7523 §2.1.
+JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+#: RFC 6749 §4.4.2.
+CLIENT_CREDENTIALS_GRANT = "client_credentials"
+#: RFC 6749 §4.1.3.
+AUTHORIZATION_CODE_GRANT = "authorization_code"
+#: RFC 6749 §6.
+REFRESH_TOKEN_GRANT = "refresh_token"
+
+#: ``client_assertion_type`` of a JWT client assertion (RFC 7523 §2.2).
+CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+#: Token endpoint authentication methods, named as in the IANA registry (RFC 7591 §2).
+AUTH_METHODS = (
+    "none",
+    "client_secret_basic",
+    "client_secret_post",
+    "client_secret_jwt",
+    "private_key_jwt",
+)
+#: The methods that need a client secret.
+SECRET_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "client_secret_jwt")
+
+#: Largest NumericDate accepted: beyond 2**53 a number is no longer exact in IEEE doubles
+#: (RFC 7493 §2.2), and an integer past the float range would overflow the time arithmetic.
+MAX_NUMERIC_DATE = 2**53
+#: Epoch seconds past this (year 5138) can only be milliseconds; a NumericDate is seconds.
+MS_THRESHOLD = 10**11
