@@ -267,3 +267,52 @@ def test_serve_applies_the_flags_over_the_file(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.mark.redis
+def test_every_worker_applies_the_limits(tmp_path: Path, redis_url: str) -> None:
+    """``serve --workers 2``: each worker cuts off silent heads (408 after 1 s, not the file's
+    600 s) and refuses connections over its own cap (503)."""
+    import os
+    import subprocess
+    import sys
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = tmp_path / "server.toml"
+    config.write_text(f'issuer = "http://127.0.0.1:{port}"\nstate_dir = "state"\n'
+                      f'replay = "{redis_url}"\nheader_timeout = 600\n')
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from jwtbearer.cli import main; main()", "serve", "--config",
+         str(config), "--port", str(port), "--workers", "2", "--header-timeout", "1",
+         "--max-connections", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ),
+        start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "serve did not start"
+            time.sleep(0.1)
+        # Three connections on two workers with a cap of one each: at least one worker has two.
+        silent = Dripper([_connect(url) for _ in range(3)], b"")
+        try:
+            deadline = time.monotonic() + HARD_BOUND
+            while not all(silent.closed):
+                assert time.monotonic() < deadline, "the workers did not apply the flags"
+                silent.round()
+                time.sleep(0.1)
+        finally:
+            silent.close()
+        statuses = sorted(got[:12] for got in silent.got)
+        assert set(statuses) <= {b"HTTP/1.1 408", b"HTTP/1.1 503"}, silent.got
+        assert b"HTTP/1.1 503" in statuses and b"HTTP/1.1 408" in statuses, silent.got
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
