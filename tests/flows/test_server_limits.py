@@ -222,7 +222,10 @@ def test_serve_has_the_limit_flags() -> None:
 
 
 
-def test_serve_applies_the_flags_over_the_file(tmp_path: Path) -> None:
+@contextmanager
+def serving(tmp_path: Path, settings: str, *flags: str) -> Iterator[str]:
+    """``jwtbearer serve`` in its own process with ``settings`` in its file, until /healthz
+    answers; stopped afterwards."""
     import os
     import subprocess
     import sys
@@ -231,62 +234,10 @@ def test_serve_applies_the_flags_over_the_file(tmp_path: Path) -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     config = tmp_path / "server.toml"
-    config.write_text(f'issuer = "http://127.0.0.1:{port}"\nstate_dir = "state"\n'
-                      "header_timeout = 600\nmax_connections = 100\n")
+    config.write_text(f'issuer = "http://127.0.0.1:{port}"\nstate_dir = "state"\n{settings}')
     proc = subprocess.Popen(
         [sys.executable, "-c", "from jwtbearer.cli import main; main()", "serve", "--config",
-         str(config), "--port",
-         str(port), "--header-timeout", "1", "--max-connections", "2"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, "serve did not start"
-            time.sleep(0.1)
-        silent = Dripper([_connect(url), _connect(url)], b"")
-        third = _connect(url)  # over --max-connections 2
-        drip = Dripper([third], b"")
-        try:
-            deadline = time.monotonic() + HARD_BOUND
-            while not (all(silent.closed) and all(drip.closed)):
-                assert time.monotonic() < deadline, "the flags were not applied"
-                silent.round()
-                drip.round()
-                time.sleep(0.1)
-        finally:
-            silent.close()
-            drip.close()
-        assert drip.got[0].startswith(b"HTTP/1.1 503 ")
-        assert all(got.startswith(b"HTTP/1.1 408 ") for got in silent.got)  # 1 s, not 600 s
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
-@pytest.mark.redis
-def test_every_worker_applies_the_limits(tmp_path: Path, redis_url: str) -> None:
-    """``serve --workers 2``: each worker cuts off silent heads (408 after 1 s, not the file's
-    600 s) and refuses connections over its own cap (503)."""
-    import os
-    import subprocess
-    import sys
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    config = tmp_path / "server.toml"
-    config.write_text(f'issuer = "http://127.0.0.1:{port}"\nstate_dir = "state"\n'
-                      f'replay = "{redis_url}"\nheader_timeout = 600\n')
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "from jwtbearer.cli import main; main()", "serve", "--config",
-         str(config), "--port", str(port), "--workers", "2", "--header-timeout", "1",
-         "--max-connections", "1"],
+         str(config), "--port", str(port), *flags],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ),
         start_new_session=True)
     url = f"http://127.0.0.1:{port}"
@@ -300,19 +251,44 @@ def test_every_worker_applies_the_limits(tmp_path: Path, redis_url: str) -> None
                 pass
             assert proc.poll() is None and time.monotonic() < deadline, "serve did not start"
             time.sleep(0.1)
-        # Three connections on two workers with a cap of one each: at least one worker has two.
-        silent = Dripper([_connect(url) for _ in range(3)], b"")
-        try:
-            deadline = time.monotonic() + HARD_BOUND
-            while not all(silent.closed):
-                assert time.monotonic() < deadline, "the workers did not apply the flags"
-                silent.round()
-                time.sleep(0.1)
-        finally:
-            silent.close()
-        statuses = sorted(got[:12] for got in silent.got)
-        assert set(statuses) <= {b"HTTP/1.1 408", b"HTTP/1.1 503"}, silent.got
-        assert b"HTTP/1.1 503" in statuses and b"HTTP/1.1 408" in statuses, silent.got
+        yield url
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def _until_closed(*drippers: Dripper, failure: str) -> None:
+    try:
+        deadline = time.monotonic() + HARD_BOUND
+        while not all(all(d.closed) for d in drippers):
+            assert time.monotonic() < deadline, failure
+            for d in drippers:
+                d.round()
+            time.sleep(0.1)
+    finally:
+        for d in drippers:
+            d.close()
+
+
+def test_serve_applies_the_flags_over_the_file(tmp_path: Path) -> None:
+    with serving(tmp_path, "header_timeout = 600\nmax_connections = 100\n",
+                 "--header-timeout", "1", "--max-connections", "2") as url:
+        silent = Dripper([_connect(url), _connect(url)], b"")
+        drip = Dripper([_connect(url)], b"")  # over --max-connections 2
+        _until_closed(silent, drip, failure="the flags were not applied")
+    assert drip.got[0].startswith(b"HTTP/1.1 503 ")
+    assert all(got.startswith(b"HTTP/1.1 408 ") for got in silent.got)  # 1 s, not 600 s
+
+
+@pytest.mark.redis
+def test_every_worker_applies_the_limits(tmp_path: Path, redis_url: str) -> None:
+    """``serve --workers 2``: each worker cuts off silent heads (408 after 1 s, not the file's
+    600 s) and refuses connections over its own cap (503)."""
+    with serving(tmp_path, f'replay = "{redis_url}"\nheader_timeout = 600\n', "--workers", "2",
+                 "--header-timeout", "1", "--max-connections", "1") as url:
+        # Three connections on two workers with a cap of one each: one worker has two.
+        silent = Dripper([_connect(url) for _ in range(3)], b"")
+        _until_closed(silent, failure="the workers did not apply the flags")
+    statuses = sorted(got[:12] for got in silent.got)
+    assert set(statuses) <= {b"HTTP/1.1 408", b"HTTP/1.1 503"}, silent.got
+    assert b"HTTP/1.1 503" in statuses and b"HTTP/1.1 408" in statuses, silent.got
