@@ -1,6 +1,6 @@
 """A URL's password never reaches a repr, str, CLI output, log line or error.
 
-One helper (``jwtbearer.errors.redact_url``) does it for Redis URLs, proxy URLs and token URLs
+One helper (``jwtbearer._util.redact_url``) does it for Redis URLs, proxy URLs and token URLs
 alike; this file tests the helper and every place that shows a URL.
 """
 
@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from jwtbearer import CachedSource, ConfigurationError, RedisStore, StoreError
+from jwtbearer._util import REDACTED, redact_url
 from jwtbearer.cli import app
-from jwtbearer.errors import REDACTED, redact_url
 from jwtbearer.profiles import Profile, load_profiles
 
 PASSWORD = "hunter2-s3cret-pw"

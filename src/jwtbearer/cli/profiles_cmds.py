@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ..errors import redact_url
+from .._util import redact_url
 from ._common import escape, fail, handled, out
 
 __all__ = ["register"]
@@ -31,7 +31,8 @@ def list_profiles() -> None:
         out.print(f"No [profiles.NAME] tables in {escape(str(profiles_path()))}.", markup=False)
         return
     for name, prof in sorted(profiles.items()):
-        out.print(f"{escape(name)}  {prof.grant}  {escape(redact_url(prof.token_url))}")
+        out.print(f"{escape(name)}  {prof.grant}  "
+                  f"{escape(redact_url(prof.token_url or prof.issuer or ''))}")
 
 
 @profiles_app.command("show")

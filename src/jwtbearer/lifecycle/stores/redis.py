@@ -10,7 +10,8 @@ from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
-from ...errors import ConfigurationError, redact_url
+from ..._util import redact_url
+from ...errors import ConfigurationError
 from ...token import Clock, Token, system_clock
 from ._base import Sealer, StoreError, hashed, keep_renewed, log, wait_for_lock
 
