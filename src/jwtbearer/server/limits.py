@@ -109,6 +109,16 @@ class _Deadlines:
             self.transport.write(_408)
         self.transport.close()
 
+    # Both stacks: count the connection (uvicorn does), refuse it over the cap, arm the head
+    # deadline; stop the timer when the connection goes.
+    def connection_made(self, transport: asyncio.Transport) -> None:
+        super().connection_made(transport)  # type: ignore[misc]
+        self._admit()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)  # type: ignore[misc]
+
     def _admit(self) -> bool:
         """Refuse a connection over the cap (it is already counted in ``connections``)."""
         if len(self.connections) > self.limits.max_connections:
@@ -140,14 +150,6 @@ def limited_protocol(limits: ServerLimits, *, pure_python: bool = False) -> type
 class _HttpToolsLimits(_Deadlines):
     """httptools calls back at each step of a message: begin, headers complete, complete."""
 
-    def connection_made(self, transport: asyncio.Transport) -> None:
-        super().connection_made(transport)  # type: ignore[misc]
-        self._admit()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
-        super().connection_lost(exc)  # type: ignore[misc]
-
     def on_message_begin(self) -> None:
         super().on_message_begin()  # type: ignore[misc]
         if self._phase is None:
@@ -168,14 +170,6 @@ class _H11Limits(_Deadlines):
     conn: Any
     _idle: Any  # h11.IDLE and h11.SEND_BODY, set by limited_protocol
     _body: Any
-
-    def connection_made(self, transport: asyncio.Transport) -> None:
-        super().connection_made(transport)  # type: ignore[misc]
-        self._admit()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
-        super().connection_lost(exc)  # type: ignore[misc]
 
     def data_received(self, data: bytes) -> None:
         if self._phase is None and self.conn.their_state is self._idle:
