@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from .auth import CLIENT_CERT
 from .config import load_config
 from .core import Response, TokenEndpoint
+from .limits import ServerLimits
 
 if TYPE_CHECKING:
     import uvicorn
@@ -270,24 +271,24 @@ def listen_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
 
 
 def uvicorn_server(app: Any, *, pure_python: bool = False,
+                   limits: ServerLimits | None = None,
                    ssl_context: ssl.SSLContext | None = None) -> uvicorn.Server:
     """A uvicorn server for ``app``: warnings only, no access log, no lifespan.
 
     uvicorn runs on httptools and uvloop when they are installed (the ``server`` extra pulls
-    them in where they build); ``pure_python`` forces h11 and asyncio, for comparison. With
-    ``ssl_context`` (:func:`jwtbearer.server.tls.server_context`) it serves TLS, and the
-    client certificate reaches the app through the ASGI TLS extension (``tls.py``).
+    them in where they build); ``pure_python`` forces h11 and asyncio, for comparison.
+    ``limits`` (default :class:`~jwtbearer.server.limits.ServerLimits`) cuts off slow, idle
+    and surplus connections. With ``ssl_context`` (:func:`jwtbearer.server.tls.server_context`)
+    it serves TLS; the same protocol classes hand the client certificate to the app in the ASGI
+    TLS extension.
     """
     import uvicorn
 
-    stack: dict[str, Any] = {"http": "h11", "loop": "asyncio"} if pure_python else {}
-    if ssl_context is not None:
-        from .tls import tls_protocol
-
-        stack["http"] = tls_protocol(pure_python)
+    stack: dict[str, Any] = {"loop": "asyncio"} if pure_python else {}
+    stack.update((limits or ServerLimits()).uvicorn_options(pure_python=pure_python))
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", **stack)
     if ssl_context is not None:
-        config.load()
+        config.load()  # then the context replaces the one uvicorn would build from files
         config.ssl = ssl_context
     return uvicorn.Server(config)
 
@@ -302,11 +303,13 @@ class BackgroundServer:
 
     def __init__(self, app: Any, *, sock: socket.socket | None = None,
                  start_timeout: float = 10.0, pure_python: bool = False,
+                 limits: ServerLimits | None = None,
                  ssl_context: ssl.SSLContext | None = None) -> None:
         self._sock = sock or listen_socket()
         host, port = self._sock.getsockname()[:2]
         self.url = f"{'https' if ssl_context else 'http'}://{host}:{port}"
-        self._server = uvicorn_server(app, pure_python=pure_python, ssl_context=ssl_context)
+        self._server = uvicorn_server(app, pure_python=pure_python, limits=limits,
+                                      ssl_context=ssl_context)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]},
                                         name="jwtbearer-server", daemon=True)
         self._start_timeout = start_timeout

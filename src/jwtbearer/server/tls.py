@@ -1,11 +1,11 @@
 """TLS for the reference server, with client certificates for mutual TLS (RFC 8705).
 
-uvicorn terminates TLS but does not hand the client certificate to the ASGI app. The hook here
-is a subclass of uvicorn's own HTTP protocol (httptools, or h11 for ``pure_python``): when a
-connection is made it reads the peer certificate from the TLS transport and gives that
-connection's requests the ASGI TLS extension (``scope["extensions"]["tls"]``, with
-``client_cert_chain`` as PEM strings, as the ASGI spec words it). Nothing else of uvicorn's
-protocol changes. :func:`server_context` builds the server's ``SSLContext``: its certificate,
+uvicorn terminates TLS but does not hand the client certificate to the ASGI app. The server's
+protocol classes (``limits.py``, subclasses of uvicorn's own httptools and h11 protocols) call
+:func:`tls_extension` when a connection is made: it reads the peer certificate from the TLS
+transport, and :class:`WithTLS` gives that connection's requests the ASGI TLS extension
+(``scope["extensions"]["tls"]``, with ``client_cert_chain`` as PEM strings, as the ASGI spec
+words it). :func:`server_context` builds the server's ``SSLContext``: its certificate,
 the CAs client certificates may come from (``--client-ca``), the self-signed certificates of
 clients registered for ``self_signed_tls_client_auth`` (trusted for the handshake only, RFC
 8705 §2.2), and whether a client certificate is optional or required.
@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import ssl
 from collections.abc import Iterable
-from functools import cache
 from typing import Any
 
 from cryptography import x509
@@ -25,7 +24,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from ..errors import ConfigurationError
 from .registry import Client
 
-__all__ = ["server_context", "tls_extension", "tls_protocol", "trusted_client_certificates"]
+__all__ = ["WithTLS", "server_context", "tls_extension", "trusted_client_certificates"]
 
 
 def trusted_client_certificates(clients: Iterable[Client]) -> list[x509.Certificate]:
@@ -76,7 +75,7 @@ def tls_extension(transport: Any) -> dict[str, Any] | None:
             "cipher_suite": None if cipher is None else cipher[0]}
 
 
-class _WithTLS:
+class WithTLS:
     """The app, with the connection's TLS extension put in each request's scope."""
 
     __slots__ = ("app", "tls")
@@ -88,28 +87,3 @@ class _WithTLS:
         extensions = scope.setdefault("extensions", {})
         extensions["tls"] = self.tls
         await self.app(scope, receive, send)
-
-
-@cache
-def tls_protocol(pure_python: bool = False) -> type[Any]:
-    """uvicorn's HTTP protocol class (httptools when installed, else h11), filling the TLS
-    extension of every request on a TLS connection."""
-    base: type[Any]
-    if not pure_python:
-        try:
-            from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as base
-        except ImportError:
-            pure_python = True
-    if pure_python:
-        from uvicorn.protocols.http.h11_impl import H11Protocol as base
-
-    class TLSProtocol(base):  # type: ignore[misc]
-        def connection_made(self, transport: Any) -> None:
-            super().connection_made(transport)
-            tls = tls_extension(transport)
-            if tls is not None:
-                app: Any = getattr(self, "app")  # noqa: B009 - set by uvicorn
-                self.app = _WithTLS(app, tls)
-
-    TLSProtocol.__qualname__ = TLSProtocol.__name__ = f"TLS{base.__name__}"
-    return TLSProtocol
