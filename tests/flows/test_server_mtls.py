@@ -282,3 +282,23 @@ def test_serve_with_tls_and_client_certificates(pki: PKI, tmp_path: Path) -> Non
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_slow_tls_clients_are_still_cut_off(server: Running, pki: PKI) -> None:
+    # One family of protocol classes: the TLS extension and the head deadline together.
+    import socket
+
+    from jwtbearer.server.limits import ServerLimits
+
+    endpoint = server.endpoint
+    context = server_context(*pki.server, client_ca=pki.ca)
+    with BackgroundServer(app_for(endpoint), ssl_context=context,
+                          limits=ServerLimits(header_timeout=0.5)) as slow:
+        port = int(slow.url.rsplit(":", 1)[1])
+        client = ssl.create_default_context(cafile=str(pki.ca))
+        client.load_cert_chain(*map(str, pki.svc))
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw, \
+                client.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+            tls.sendall(b"POST /token HTTP/1.1\r\nHost: x\r\n")  # and never the rest
+            answer = tls.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 408")
