@@ -240,7 +240,9 @@ def _answer(response: Response) -> Answer:
     if headers is None:
         headers = tuple((name.encode("latin-1"), value.encode("latin-1"))
                         for name, value in response.headers)
-        if len(_ENCODED) < 64 and response.status != 302:  # a redirect's Location varies
+        # A redirect's Location varies, and so does a DPoP-Nonce (RFC 9449 §8).
+        if len(_ENCODED) < 64 and response.status != 302 and not any(
+                name == "dpop-nonce" for name, _ in response.headers):
             _ENCODED[response.headers] = headers
     return response.status, response.json_bytes(), headers
 
