@@ -10,15 +10,20 @@ here; nothing here imports anything.
 from __future__ import annotations
 
 __all__ = [
+    "ACCESS_TOKEN_TYPE",
     "AUTHORIZATION_CODE_GRANT",
     "AUTH_METHODS",
     "CLIENT_ASSERTION_TYPE",
     "CLIENT_CREDENTIALS_GRANT",
+    "ID_TOKEN_TYPE",
     "JWT_BEARER_GRANT",
+    "JWT_TOKEN_TYPE",
     "MAX_NUMERIC_DATE",
     "MS_THRESHOLD",
     "REFRESH_TOKEN_GRANT",
+    "REFRESH_TOKEN_TYPE",
     "SECRET_AUTH_METHODS",
+    "TOKEN_EXCHANGE_GRANT",
 ]
 
 #: RFC 7523 §2.1.
@@ -29,6 +34,13 @@ CLIENT_CREDENTIALS_GRANT = "client_credentials"
 AUTHORIZATION_CODE_GRANT = "authorization_code"
 #: RFC 6749 §6.
 REFRESH_TOKEN_GRANT = "refresh_token"
+#: RFC 8693 §2.1.
+TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
+#: Token type identifiers (RFC 8693 §3).
+ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
+REFRESH_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:refresh_token"
+ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"
+JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt"
 
 #: ``client_assertion_type`` of a JWT client assertion (RFC 7523 §2.2).
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
