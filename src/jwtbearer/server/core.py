@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
 from collections.abc import Mapping, Sized
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring_ascii as _quote
 from typing import Any
 
+from ..jose.assertion import new_jti
 from ..jose.jws import sign_compact
 from ..token import Clock, system_clock
 from .auth import CLIENT_ASSERTION_TYPE, Authenticated, ClientAuthenticator, require_method
@@ -354,7 +354,7 @@ class TokenEndpoint:
             lifetime = self.config.access_token_lifetime
         else:
             tail = f',"token_type":"Bearer","expires_in":{lifetime}'
-        jti = secrets.token_urlsafe(16)
+        jti = new_jti()
         quoted_scope = _quote(scope) if scope else ""
         # The RFC 9068 claims, in this order: iss, sub, aud, client_id, iat, exp, jti, scope.
         # Written directly rather than through json.dumps of a dict: the same bytes for less.
