@@ -71,6 +71,14 @@ if TYPE_CHECKING:
     from .lifecycle import AsyncCachedSource, BearerAuth, CachedSource
     from .lifecycle import MemoryStore, RedisStore, SQLiteStore
 
+    # Authorization server metadata (RFC 8414, OpenID Connect Discovery)
+    from .client import adiscover, discover, ServerMetadata
+    from .errors import DiscoveryError
+
+    # Validating incoming JWTs (a resource server's side; Apex Auth.JWTUtil)
+    from .validation import JWTUtil, JWTValidator, ValidatedJWT
+    from .errors import InvalidToken, JWTValidationException
+
     # Named credentials from TOML; inspect an assertion, explain an error
     from .profiles import profile
     from .diagnose import explain_error, inspect_assertion
@@ -87,7 +95,7 @@ _HOMES = {
             "JWTBearerTokenExchangeException", "KeyLoadError", "RateLimited",
             "ResponseFormatError", "ServerError", "StoreError", "TemporarilyUnavailable",
             "TokenEndpointError", "TransportError", "UnauthorizedClient", "UnexpectedRedirect",
-            "UnsupportedGrantType",
+            "UnsupportedGrantType", "DiscoveryError", "InvalidToken", "JWTValidationException",
         ),
         ".errors",
     ),
@@ -105,6 +113,8 @@ _HOMES = {
     ),
     **dict.fromkeys(("AsyncTokenClient", "TokenClient"), ".client.token_client"),
     "RetryPolicy": ".client.protocol",
+    **dict.fromkeys(("ServerMetadata", "adiscover", "discover"), ".client.discovery"),
+    **dict.fromkeys(("JWTUtil", "JWTValidator", "ValidatedJWT"), ".validation"),
     **dict.fromkeys(
         ("AsyncJWTBearerTokenExchange", "JWTBearerTokenExchange"), ".client.exchange"
     ),
@@ -118,8 +128,8 @@ _HOMES = {
 }
 #: The layers, reachable as attributes too (``jwtbearer.jose.verify_compact``).
 _SUBMODULES = frozenset({
-    "cli", "client", "demo", "diagnose", "errors", "jose", "lifecycle", "oauth", "profiles",
-    "server", "testing", "token",
+    "cli", "client", "demo", "diagnose", "errors", "integrations", "jose", "lifecycle", "oauth",
+    "profiles", "server", "testing", "token", "validation",
 })
 
 __all__ = [
@@ -138,16 +148,21 @@ __all__ = [
     "ClientSecretJWT",
     "ClientSecretPost",
     "ConfigurationError",
+    "DiscoveryError",
     "InvalidClient",
     "InvalidGrant",
     "InvalidRequest",
     "InvalidScope",
     "InvalidTarget",
+    "InvalidToken",
     "JWSError",
     "JWTBearer",
     "JWTBearerError",
     "JWTBearerTokenExchange",
     "JWTBearerTokenExchangeException",
+    "JWTUtil",
+    "JWTValidationException",
+    "JWTValidator",
     "KeyLoadError",
     "KeyStore",
     "MemoryStore",
@@ -160,6 +175,7 @@ __all__ = [
     "RetryPolicy",
     "SQLiteStore",
     "ServerError",
+    "ServerMetadata",
     "SigningKey",
     "StoreError",
     "TemporarilyUnavailable",
@@ -171,6 +187,9 @@ __all__ = [
     "UnauthorizedClient",
     "UnexpectedRedirect",
     "UnsupportedGrantType",
+    "ValidatedJWT",
+    "adiscover",
+    "discover",
     "explain_error",
     "inspect_assertion",
     "profile",

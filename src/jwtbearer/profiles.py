@@ -12,6 +12,9 @@ a token::
     audience = "https://login.salesforce.com"
     key = "salesforce-prod"              # a key-store name, or a path to a key file
 
+``issuer = "https://..."`` may replace ``token_url``: the token endpoint then comes from the
+issuer's metadata (:func:`jwtbearer.discover`), and the issuer is the default ``aud``.
+
 Secrets never sit in the file: ``client_secret`` (and ``key_password``) must be
 ``"env:VARIABLE"`` or ``"file:/path/to/secret"``; a literal value is refused with an error that
 says how to move it out. ``jb.profile(name)`` returns a :class:`~jwtbearer.caching.CachedSource`
@@ -86,7 +89,11 @@ class Profile:
     name: str
     origin: str
     """Where the profile came from (the file path, or ``command line``)."""
-    token_url: str
+    token_url: str | None = None
+    """The token endpoint; or give ``issuer`` and it comes from the issuer's metadata."""
+    issuer: str | None = None
+    """The authorization server's issuer (RFC 8414): discovery finds the token endpoint, and
+    the issuer is the assertion's default ``aud`` (draft-ietf-oauth-rfc7523bis)."""
     grant: str = "jwt-bearer"
     client_id: str | None = None
     subject: str | None = None
@@ -127,8 +134,8 @@ class Profile:
         values: dict[str, Any] = {}
         for key, value in table.items():
             values[key] = _check_type(where, key, value)
-        if "token_url" not in values:
-            raise ConfigurationError(f"{where}: token_url is required")
+        if ("token_url" in values) == ("issuer" in values):
+            raise ConfigurationError(f"{where}: token_url (or issuer) is required, one of them")
         grant = values.get("grant", "jwt-bearer")
         if grant not in GRANTS:
             raise ConfigurationError(f"{where}: grant must be one of {', '.join(GRANTS)}, "
@@ -209,6 +216,11 @@ class Profile:
         else:
             # Salesforce's JWT bearer grant identifies the client by the assertion's iss alone.
             auth = NoClientAuth(self.client_id if self.grant == "client-credentials" else None)
+        if self.issuer is not None:
+            return TokenClient.from_issuer(self.issuer, auth,
+                                           allow_insecure_http=self.allow_insecure_http,
+                                           clock=clock)
+        assert self.token_url is not None
         return TokenClient(
             self.token_url, auth=auth, allow_insecure_http=self.allow_insecure_http, clock=clock
         )
@@ -221,7 +233,7 @@ class Profile:
         jwt = JWT(
             iss=self.client_id,
             sub=self.subject,
-            aud=self.audience or _default_audience(self.token_url),
+            aud=self.audience or self.issuer or _default_audience(self.token_url or ""),
             validity_length=self.lifetime,
         )
         return JWTBearer(jwt, key=self.signing_key(), scope=self.scope)

@@ -19,6 +19,8 @@ PUBLIC = sorted(
     ServerError SigningKey StoreError TemporarilyUnavailable Token TokenClient TokenEndpointError
     TokenSource TransportError UnauthorizedClient UnexpectedRedirect UnsupportedGrantType
     explain_error inspect_assertion profile
+    DiscoveryError InvalidToken JWTUtil JWTValidationException JWTValidator ServerMetadata
+    ValidatedJWT adiscover discover
     """.split()
 )
 
@@ -33,11 +35,15 @@ PLUMBING = {
                                  "parse_retry_after parse_token_response",
     "jwtbearer.oauth": "AUTHORIZATION_CODE_GRANT CLIENT_ASSERTION_TYPE CLIENT_CREDENTIALS_GRANT "
                        "JWT_BEARER_GRANT REFRESH_TOKEN_GRANT",
-    "jwtbearer.errors": "StoreLockTimeout error_class_for redact",
     "jwtbearer.lifecycle": "TokenStore store_key",
     "jwtbearer.diagnose": "KNOWN_ERRORS Explanation Finding KnownError Report",
     "jwtbearer.profiles": "CLIENT_AUTH_METHODS GRANTS Profile load_profiles profiles_path",
     "jwtbearer.token": "Clock system_clock",
+    "jwtbearer.client.discovery": "DEFAULT_METADATA_MAX_AGE metadata_urls",
+    "jwtbearer.validation": "JWKSCache ParsedJWT",
+    "jwtbearer.errors": "StoreLockTimeout error_class_for redact ExpiredToken InvalidAudience "
+                        "InvalidIssuer InvalidSignature InvalidTokenType MalformedToken "
+                        "MissingClaim TokenNotYetValid UnknownKey",
 }
 
 
@@ -84,7 +90,9 @@ def test_every_public_name_resolves_and_is_documented() -> None:
 def test_module_all_lists_only_existing_names() -> None:
     for module in ("jwtbearer.testing", "jwtbearer.server", "jwtbearer.lifecycle.stores",
                    "jwtbearer.jose", "jwtbearer.client", "jwtbearer.lifecycle",
-                   "jwtbearer.diagnose", "jwtbearer.oauth"):
+                   "jwtbearer.diagnose", "jwtbearer.oauth",
+                   "jwtbearer.validation", "jwtbearer.client.discovery",
+                   "jwtbearer.integrations"):
         mod = importlib.import_module(module)
         for name in getattr(mod, "__all__", ()):
             assert hasattr(mod, name), f"{module}.__all__ names missing {name}"

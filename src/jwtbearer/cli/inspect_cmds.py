@@ -29,6 +29,7 @@ if TYPE_CHECKING:
         Explanation,
         Report,
     )
+    from ..jose.keys import VerifyingKey
 
 __all__ = ["register"]
 
@@ -124,7 +125,8 @@ def inspect_command(
         help="Verify with this key (key-store name or key file).")] = None,
     cert: Annotated[Path | None, typer.Option(
         help="Verify with this certificate or public key (PEM/DER/JWK).")] = None,
-    jwks: Annotated[Path | None, typer.Option(help="Verify with this JWK Set file.")] = None,
+    jwks: Annotated[str | None, typer.Option(
+        help="Verify with this JWK Set: a file, or an https:// URL.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     now: Annotated[float | None, typer.Option(
         hidden=True, help="Evaluate times at this epoch instead of now.")] = None,
@@ -139,7 +141,15 @@ def inspect_command(
     """
     from ..diagnose import inspect_assertion
     text = _read_arg(assertion, "assertion")
-    keys = load_verifying_keys(key=key, cert=cert, jwks=jwks)
+    keys: list[VerifyingKey] | None
+    if jwks is not None and jwks.startswith(("https://", "http://")):
+        from .verify_cmds import jwks_keys
+
+        if key is not None or cert is not None:
+            fail("give one of --key, --cert, --jwks")
+        keys = jwks_keys(jwks)
+    else:
+        keys = load_verifying_keys(key=key, cert=cert, jwks=None if jwks is None else Path(jwks))
     report = inspect_assertion(text, now=time.time() if now is None else now,
                                expected_audience=audience or token_url, key=keys)
     if as_json:

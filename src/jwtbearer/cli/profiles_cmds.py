@@ -30,7 +30,7 @@ def list_profiles() -> None:
         out.print(f"No [profiles.NAME] tables in {escape(str(profiles_path()))}.", markup=False)
         return
     for name, prof in sorted(profiles.items()):
-        out.print(f"{escape(name)}  {prof.grant}  {escape(prof.token_url)}")
+        out.print(f"{escape(name)}  {prof.grant}  {escape(prof.token_url or prof.issuer or '')}")
 
 
 @profiles_app.command("show")

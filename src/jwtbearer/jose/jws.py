@@ -37,6 +37,8 @@ __all__ = [
     "VerifiedJWS",
     "b64url_decode",
     "b64url_encode",
+    "checked_header",
+    "compact_text",
     "decode_segment",
     "malformed",
     "match_compact",
@@ -396,3 +398,9 @@ def verify_split(
         if key.verify(signing_input, signature):
             return header, key
     raise JWSError("signature does not verify with the registered key")
+
+
+#: For callers that split a token themselves (resource-server validation): the text checks of
+#: :func:`verify_compact` (type, ASCII, length) and the header vetting of :func:`verify_split`.
+compact_text = _text
+checked_header = _checked_header
