@@ -56,7 +56,7 @@ def serve(
         raise typer.Exit(EXIT_CONFIG) from None
     import uvicorn
 
-    from ..server.app import UVICORN_OPTIONS, app_for
+    from ..server.app import app_for, uvicorn_options
 
     table = Table(title=f"jwtbearer token endpoint  {settings.issuer}", show_lines=False)
     table.add_column("client_id")
@@ -87,7 +87,7 @@ def serve(
         # Each worker builds its own endpoint (its own Redis connections) after the fork.
         raise typer.Exit(run_workers(lambda: app_for(TokenEndpoint(settings)), host=host,
                                      port=port, workers=workers))
-    uvicorn.run(app_for(endpoint), host=host, port=port, workers=1, **UVICORN_OPTIONS)
+    uvicorn.run(app_for(endpoint), host=host, port=port, workers=1, **uvicorn_options())
 
 
 def demo() -> None:

@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     import uvicorn
 
 __all__ = [
-    "UVICORN_OPTIONS",
     "BackgroundServer",
     "Endpoint",
     "TokenApp",
@@ -34,6 +33,7 @@ __all__ = [
     "create_app",
     "listen_socket",
     "serve_config",
+    "uvicorn_options",
     "uvicorn_server",
 ]
 
@@ -43,13 +43,6 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 Headers = tuple[tuple[bytes, bytes], ...]
 Answer = tuple[int, bytes, Headers]
-
-#: uvicorn settings every way of running the app shares: warnings only, no access log; no
-#: X-Forwarded-* rewriting (the app never reads the client's address or the scheme, so the
-#: middleware would only cost time on every request) and no ``Server`` header (nothing to
-#: advertise, one header less to write). uvicorn still sends ``Date`` (RFC 9110 §6.6.1).
-UVICORN_OPTIONS: dict[str, Any] = {"log_level": "warning", "access_log": False,
-                                   "proxy_headers": False, "server_header": False}
 
 # Request headers the core reads; every other header is never decoded.
 _WANTED = frozenset({b"authorization", b"content-type"})
@@ -271,16 +264,35 @@ def listen_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     return sock
 
 
+def uvicorn_options(*, pure_python: bool = False) -> dict[str, Any]:
+    """The uvicorn settings every way of running the app shares.
+
+    Warnings only, no access log; no X-Forwarded-* rewriting (the app never reads the client's
+    address or the scheme, so that middleware would only cost time on every request); no
+    ``Server`` header (nothing to advertise; uvicorn still sends ``Date``, RFC 9110 §6.6.1);
+    and its HTTP protocol with each answer's head and body sent in one write
+    (:mod:`jwtbearer.server.writes`). ``pure_python`` picks h11 and asyncio.
+    """
+    from .writes import default_protocol
+
+    options: dict[str, Any] = {"log_level": "warning", "access_log": False,
+                               "proxy_headers": False, "server_header": False,
+                               "http": default_protocol(pure_python=pure_python)}
+    if pure_python:
+        options["loop"] = "asyncio"
+    return options
+
+
 def uvicorn_server(app: Any, *, pure_python: bool = False) -> uvicorn.Server:
-    """A uvicorn server for ``app`` with :data:`UVICORN_OPTIONS`, no lifespan.
+    """A uvicorn server for ``app`` with :func:`uvicorn_options`, no lifespan.
 
     uvicorn runs on httptools and uvloop when they are installed (the ``server`` extra pulls
     them in where they build); ``pure_python`` forces h11 and asyncio, for comparison.
     """
     import uvicorn
 
-    stack: dict[str, Any] = {"http": "h11", "loop": "asyncio"} if pure_python else {}
-    return uvicorn.Server(uvicorn.Config(app, lifespan="off", **UVICORN_OPTIONS, **stack))
+    return uvicorn.Server(uvicorn.Config(app, lifespan="off",
+                                         **uvicorn_options(pure_python=pure_python)))
 
 
 class BackgroundServer:
