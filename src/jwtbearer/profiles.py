@@ -44,13 +44,16 @@ from .client.client_auth import (
 )
 from .client.grants import ClientCredentials, JWTBearer
 from .client.token_client import TokenClient
+from .client.workload import check_client_assertion, workload_auth
 from .errors import ConfigurationError
 from .jose.assertion import JWT
 from .jose.keys import SigningKey
 from .jose.keystore import default_key_store, looks_like_key_file
+from .jose.signer import Signer
 from .lifecycle.caching import CachedSource
 from .lifecycle.stores import MemoryStore, RedisStore, SQLiteStore, TokenStore
 from .oauth import AUTH_METHODS, SECRET_AUTH_METHODS
+from .signers import is_signer_reference, signer_from_reference
 from .token import Clock
 
 __all__ = [
@@ -105,6 +108,10 @@ class Profile:
     key_password: str | None = None
     client_auth: str = "none"
     client_secret: str | None = None
+    client_assertion: str | None = None
+    """The platform's JWT as client assertion: ``"file:PATH"`` (a Kubernetes projected
+    token), ``"azure"`` (Entra ID workload identity) or ``"github-actions[:AUDIENCE]"`` (the
+    OIDC token's audience, default the token URL; Entra ID: ``api://AzureADTokenExchange``)."""
     scope: str | None = None
     lifetime: int = 300
     refresh_before: float = 60.0
@@ -152,6 +159,9 @@ class Profile:
                     f"{where}: {secret_key} holds a literal value; secrets do not belong in the "
                     'profiles file: give it as "env:VARIABLE" or "file:/path" instead'
                 )
+        if values.get("client_assertion") is not None:
+            check_client_assertion(where, values["client_assertion"], auth)
+            auth = "none"  # the assertion is the client authentication
         _check_requirements(where, grant, auth, values)
         if not str(values.get("cache", "sqlite")).startswith(("memory", "sqlite", "redis")):
             raise ConfigurationError(f'{where}: cache must be "memory", "sqlite", '
@@ -180,10 +190,15 @@ class Profile:
         except ConfigurationError as exc:
             raise ConfigurationError(f"{self.where}: {what} = {reference!r}: {exc}") from None
 
-    def signing_key(self) -> SigningKey:
-        """The profile's key: a key-store name, or a key file (relative to the profiles file)."""
+    def signing_key(self) -> SigningKey | Signer:
+        """The profile's key: a key-store name, a key file (relative to the profiles file), a
+        ``pkcs11:`` URI (PIN from ``key_password``) or a KMS key (``aws-kms:ID``, an ARN)."""
         if self.key is None:
             raise ConfigurationError(f"{self.where}: key is required for this profile")
+        if is_signer_reference(self.key):
+            pin = self.resolve_secret(self.key_password, "key_password") if self.key_password \
+                else None
+            return signer_from_reference(self.key, pin=pin)
         if not looks_like_key_file(self.key):
             return default_key_store().get(self.key)
         password = (
@@ -197,7 +212,11 @@ class Profile:
         (the command line passes a secret read from stdin this way)."""
         auth: ClientAuth
         client_id = self.client_id or ""
-        if self.client_auth in _NEEDS_SECRET:
+        if self.client_assertion is not None:
+            auth = workload_auth(self.client_assertion, client_id=self.client_id,
+                                 token_url=self.token_url or self.issuer or "",
+                                 base_dir=self.base_dir)
+        elif self.client_auth in _NEEDS_SECRET:
             secret = client_secret
             if secret is None:
                 if self.client_secret is None:

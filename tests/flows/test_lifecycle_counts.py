@@ -30,6 +30,7 @@ from conftest_lifecycle import (  # noqa: E402
 )
 
 import jwtbearer  # noqa: E402
+import jwtbearer.errors  # noqa: E402
 from jwtbearer import (  # noqa: E402
     AsyncCachedSource,
     CachedSource,
@@ -228,7 +229,7 @@ def test_failed_refresh_keeps_valid_token_and_raises_when_none(
     assert source.token() is first
     assert endpoint.posts == 3  # one refresh, two attempts
     clock.advance(60)  # now expired: nothing valid left to serve
-    with pytest.raises(jwtbearer.ServerError):
+    with pytest.raises(jwtbearer.errors.ServerError):
         source.token()
     assert endpoint.posts == 5
     endpoint.status = 200

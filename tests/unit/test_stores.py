@@ -19,8 +19,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import jwtbearer
-from jwtbearer import CachedSource, MemoryStore, RedisStore, SQLiteStore, StoreError, Token
-from jwtbearer.errors import StoreLockTimeout
+from jwtbearer import CachedSource, MemoryStore, RedisStore, SQLiteStore, Token
+from jwtbearer.errors import StoreError, StoreLockTimeout
 from jwtbearer.lifecycle import store_key
 from jwtbearer.lifecycle.stores._base import Sealer, hashed
 

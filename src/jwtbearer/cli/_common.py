@@ -14,9 +14,12 @@ import typer
 from rich.console import Console
 
 if TYPE_CHECKING:
+    from cryptography import x509
+
     from ..errors import JWTBearerError
     from ..jose.keys import SigningKey, VerifyingKey
     from ..jose.keystore import KeyStore
+    from ..signers import RemoteSigner
 
 
 #: Exit codes; documented in ``jwtbearer --help``.
@@ -117,12 +120,27 @@ def read_secret(*, env: str | None, file: Path | None, stdin: bool, what: str) -
     return None
 
 
+def _token_reference(store: KeyStore, name: str) -> tuple[str, x509.Certificate | None] | None:
+    from ..jose.keystore import looks_like_key_file
+    from .pkcs11_keys import stored_certificate, stored_reference
+
+    uri = None if looks_like_key_file(name) else stored_reference(store, name)
+    return None if uri is None else (uri, stored_certificate(store, name))
+
+
 def load_signing_key(value: str, password: str | None = None,
-                     store: KeyStore | None = None) -> SigningKey:
-    """``--key``: a key-store name or a key file (PEM, PKCS#12, JWK)."""
+                     store: KeyStore | None = None) -> SigningKey | RemoteSigner:
+    """``--key``: a key-store name, a key file (PEM, PKCS#12, JWK), a ``pkcs11:`` URI or a
+    KMS key (``aws-kms:ID`` or its ARN)."""
     from ..jose.keys import SigningKey
     from ..jose.keystore import default_key_store, looks_like_key_file
+    from ..signers import is_signer_reference, signer_from_reference
     with handled():
+        if is_signer_reference(value):
+            return signer_from_reference(value, pin=password)
+        on_token = _token_reference(store or default_key_store(), value)
+        if on_token is not None:
+            return signer_from_reference(on_token[0], pin=password, certificate=on_token[1])
         if looks_like_key_file(value) or Path(value).is_file():
             return SigningKey.from_file(Path(value).expanduser(), password=password)
         return (store or default_key_store()).get(value)

@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
+from typing import Any
 
 import httpx
 
@@ -21,12 +22,14 @@ from .._flow import Deadline, arun, run
 from ..errors import TransportError
 from ..jose.assertion import JWS, JWT
 from ..jose.keys import SigningKey
+from ..jose.signer import Signer
 from ..token import Clock, Token
 from ._base import Answer, ClientBase, Sleep, Step
 from .client_auth import ClientAuth, NoClientAuth
 from .grants import AuthorizationCode, ClientCredentials, Grant, JWTBearer, RefreshToken
 from .protocol import RetryPolicy, TokenRequest
 from .sources import AsyncEndpointSource, EndpointSource
+from .token_exchange import TokenExchange
 from .transport import (
     HTTP_FAILURES,
     Watchdog,
@@ -41,7 +44,7 @@ __all__ = ["AsyncTokenClient", "TokenClient"]
 logger = logging.getLogger("jwtbearer")
 
 
-def _jwt_bearer(jwt_or_assertion: JWT | JWS | str, key: SigningKey | str | None,
+def _jwt_bearer(jwt_or_assertion: JWT | JWS | str, key: SigningKey | Signer | str | None,
                 scope: str | None) -> JWTBearer:
     return JWTBearer(jwt_or_assertion, key=key, scope=scope)
 
@@ -102,7 +105,8 @@ class TokenClient(ClientBase):
         return cls(endpoint, checked, timeout=timeout, http=http,
                    allow_insecure_http=allow_insecure_http, retry=retry, clock=clock, sleep=sleep)
 
-    def jwt_bearer(self, jwt_or_assertion: JWT | JWS | str, key: SigningKey | str | None = None,
+    def jwt_bearer(self, jwt_or_assertion: JWT | JWS | str,
+                   key: SigningKey | Signer | str | None = None,
                    scope: str | None = None) -> Token:
         """JWT bearer grant (RFC 7523 §2.1); a JWT is signed with ``key`` for each attempt."""
         return self.request_token(_jwt_bearer(jwt_or_assertion, key, scope))
@@ -121,6 +125,11 @@ class TokenClient(ClientBase):
     def refresh(self, refresh_token: str, scope: str | None = None) -> Token:
         """Refresh (RFC 6749 §6); the old refresh token is kept when no new one is issued."""
         return self.request_token(RefreshToken(refresh_token, scope))
+
+    def token_exchange(self, subject_token: str, subject_token_type: str,
+                       **options: Any) -> Token:
+        """Token exchange (RFC 8693 §2.1); ``options`` as for :class:`TokenExchange`."""
+        return self.request_token(TokenExchange(subject_token, subject_token_type, **options))
 
     def request_token(self, grant: Grant) -> Token:
         """Send ``grant``, retrying per the policy; a :class:`Token` or a typed error."""
@@ -215,7 +224,7 @@ class AsyncTokenClient(ClientBase):
                    allow_insecure_http=allow_insecure_http, retry=retry, clock=clock, sleep=sleep)
 
     async def jwt_bearer(self, jwt_or_assertion: JWT | JWS | str,
-                         key: SigningKey | str | None = None,
+                         key: SigningKey | Signer | str | None = None,
                          scope: str | None = None) -> Token:
         """JWT bearer grant (RFC 7523 §2.1); a JWT is signed with ``key`` for each attempt."""
         return await self.request_token(_jwt_bearer(jwt_or_assertion, key, scope))
@@ -234,6 +243,13 @@ class AsyncTokenClient(ClientBase):
     async def refresh(self, refresh_token: str, scope: str | None = None) -> Token:
         """Refresh (RFC 6749 §6); the old refresh token is kept when no new one is issued."""
         return await self.request_token(RefreshToken(refresh_token, scope))
+
+    async def token_exchange(self, subject_token: str, subject_token_type: str,
+                             **options: Any) -> Token:
+        """Token exchange (RFC 8693 §2.1); ``options`` as for :class:`TokenExchange`."""
+        return await self.request_token(
+            TokenExchange(subject_token, subject_token_type, **options)
+        )
 
     async def request_token(self, grant: Grant) -> Token:
         """Send ``grant``, retrying per the policy; a :class:`Token` or a typed error."""
