@@ -323,9 +323,29 @@ def test_jwks_url_refused_when_not_https(tmp_path: Path) -> None:
 def test_the_readme_trusted_issuer_table_loads(tmp_path: Path) -> None:
     key = SigningKey.generate("ES256")
     (tmp_path / "idp.jwks.json").write_text(json.dumps({"keys": [key.public_jwk()]}))
-    data = tomllib.loads(documented_config("### Token exchange"))
+    data = tomllib.loads(documented_config("### Token exchange (RFC 8693), server side"))
     config = parse_config({"issuer": "http://127.0.0.1:9", "state_dir": "s", **data},
                           base=tmp_path)
     (trusted,) = config.trusted_issuers
     assert (trusted.issuer, trusted.audience) == (IDP, OUR_AUDIENCE)
     assert trusted.keys[0].thumbprint() == key.verifying_key().thumbprint()
+
+
+def test_jwtbearer_token_client_exchanges(exchange: Exchange) -> None:
+    import jwtbearer as jb
+    from jwtbearer.errors import InvalidTarget
+    from jwtbearer.oauth import ACCESS_TOKEN_TYPE
+
+    with jb.TokenClient(exchange.url + "/token",
+                        auth=jb.ClientSecretBasic("gateway", SECRETS["gateway"])) as client:
+        token = client.token_exchange(exchange.own_token("svc"), ACCESS_TOKEN_TYPE,
+                                      actor_token=exchange.own_token("gateway"),
+                                      actor_token_type=ACCESS_TOKEN_TYPE, audience=BACKEND)
+        assert token.issued_token_type == ACCESS_TOKEN_TYPE
+        claims = exchange.claims(token.access_token, BACKEND)
+        assert (claims["sub"], claims["client_id"], claims["act"]) == (
+            "svc", "gateway", {"sub": "gateway", "iss": exchange.url})
+        with pytest.raises(InvalidTarget) as refused:
+            client.token_exchange(exchange.own_token("svc"), ACCESS_TOKEN_TYPE,
+                                  audience="https://elsewhere.example")
+        assert "elsewhere" in str(refused.value)
