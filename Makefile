@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: demo test lint typecheck pytest bench redis-server softhsm2 curl wrk interop-node clean
+.PHONY: demo test lint typecheck pytest bench fuzz redis-server softhsm2 curl wrk interop-node clean
 
 demo: $(VENV)/.installed-server
 	$(BIN)/jwtbearer demo
@@ -27,6 +27,14 @@ bench: $(VENV)/.installed-bench redis-server softhsm2 wrk
 	$(BIN)/python bench/validate.py
 	$(BIN)/python bench/server.py
 	$(BIN)/python bench/hsm.py
+
+# The fuzz suite runs in `make test` with a few dozen examples per target; this is the long run
+# (about 10 minutes on 2 cores): new random examples each time, figures printed at the end and
+# written to $(VENV)/fuzz-report.json. FUZZ_EXAMPLES=N changes the examples per target.
+FUZZ_EXAMPLES ?= 8000
+fuzz: $(VENV)/.installed-dev
+	JWTBEARER_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) JWTBEARER_FUZZ_REPORT=$(VENV)/fuzz-report.json \
+	  $(BIN)/python -m pytest tests/fuzz -q
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -106,7 +106,6 @@ def redact(text: str) -> str:
     text = _JWT_RE.sub(lambda m: f"{m.group(1)}.{m.group(2)}.<signature removed>", text)
     return _SECRET_FIELD_RE.sub(lambda m: f"{m.group(1)}<redacted>", text)
 
-
 class JWTBearerError(Exception):
     """Root of every jwtbearer exception: ``except jb.JWTBearerError`` catches them all.
 

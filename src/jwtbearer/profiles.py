@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from ._util import home, resolve_secret
+from ._util import home, redact_url, resolve_secret
 from .client.client_auth import (
     ClientAuth,
     ClientSecretBasic,
@@ -120,6 +120,15 @@ class Profile:
     base_dir: Path | None = None
     """Relative ``key`` and ``file:`` paths are resolved from here (the file's folder)."""
 
+    def __repr__(self) -> str:
+        # A Redis or token URL may carry a password (redis://:PASSWORD@host): never shown.
+        parts = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            shown = redact_url(value) if isinstance(value, str) else value
+            parts.append(f"{f.name}={shown!r}")
+        return f"Profile({', '.join(parts)})"
+
     @classmethod
     def from_mapping(
         cls,
@@ -165,7 +174,8 @@ class Profile:
         _check_requirements(where, grant, auth, values)
         if not str(values.get("cache", "sqlite")).startswith(("memory", "sqlite", "redis")):
             raise ConfigurationError(f'{where}: cache must be "memory", "sqlite", '
-                                     f'"sqlite:PATH" or a redis:// URL, not {values["cache"]!r}')
+                                     f'"sqlite:PATH" or a redis:// URL, not '
+                                     f'{redact_url(str(values["cache"]))!r}')
         lifetime = values.get("lifetime", 300)
         if lifetime <= 0 or lifetime > 3600:
             raise ConfigurationError(f"{where}: lifetime is seconds between 1 and 3600, not "

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from .._util import redact_url
 from ._common import escape, fail, handled, out
 
 __all__ = ["register"]
@@ -30,7 +31,8 @@ def list_profiles() -> None:
         out.print(f"No [profiles.NAME] tables in {escape(str(profiles_path()))}.", markup=False)
         return
     for name, prof in sorted(profiles.items()):
-        out.print(f"{escape(name)}  {prof.grant}  {escape(prof.token_url or prof.issuer or '')}")
+        out.print(f"{escape(name)}  {prof.grant}  "
+                  f"{escape(redact_url(prof.token_url or prof.issuer or ''))}")
 
 
 @profiles_app.command("show")
@@ -49,7 +51,7 @@ def show_profile(name: Annotated[str, typer.Argument(help="The profile's name.")
             continue
         value = getattr(prof, f.name)
         if value is not None:
-            out.print(f"  {f.name:<20} {escape(str(value))}")
+            out.print(f"  {f.name:<20} {escape(redact_url(str(value)))}")
 
 
 def register(app: typer.Typer) -> None:

@@ -31,6 +31,18 @@ def serve(
     config: Annotated[Path, typer.Option("--config", "-c", help="Server TOML file.")],
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    header_timeout: Annotated[float | None, typer.Option(
+        help="Seconds a client has to send a whole request head (config: header_timeout, "
+        "default 10).")] = None,
+    body_timeout: Annotated[float | None, typer.Option(
+        help="Seconds a client has to send a request body (config: body_timeout, default 30)."
+    )] = None,
+    keep_alive_timeout: Annotated[float | None, typer.Option(
+        help="Seconds an idle keep-alive connection stays open (config: keep_alive_timeout, "
+        "default 5).")] = None,
+    max_connections: Annotated[int | None, typer.Option(
+        help="Connections served at once; more get 503 (config: max_connections, default 512 "
+        "per CPU core).")] = None,
     preset: Annotated[str | None, typer.Option(
         help="Stand in for a provider: salesforce or google (the file's own keys still win).",
         metavar="NAME")] = None,
@@ -43,15 +55,22 @@ def serve(
     _server_extra(console)
     from ..server.config import load_config
     from ..server.core import TokenEndpoint
+    from ..server.limits import ServerLimits
 
     try:
         settings = load_config(config, preset=preset)
         endpoint = TokenEndpoint(settings)
+        limits = ServerLimits(
+            header_timeout=header_timeout or settings.header_timeout,
+            body_timeout=body_timeout or settings.body_timeout,
+            keep_alive_timeout=keep_alive_timeout or settings.keep_alive_timeout,
+            max_connections=max_connections or settings.max_connections,
+        )
         if workers > 1:
             from ..server.workers import check_shared_state
 
             check_shared_state(settings.replay, workers)
-    except (ConfigurationError, KeyLoadError) as exc:
+    except (ConfigurationError, KeyLoadError, ValueError) as exc:
         console.print(f"[red]configuration refused:[/] {escape(str(exc))}", highlight=False)
         raise typer.Exit(EXIT_CONFIG) from None
     import uvicorn
@@ -86,8 +105,9 @@ def serve(
 
         # Each worker builds its own endpoint (its own Redis connections) after the fork.
         raise typer.Exit(run_workers(lambda: app_for(TokenEndpoint(settings)), host=host,
-                                     port=port, workers=workers))
-    uvicorn.run(app_for(endpoint), host=host, port=port, workers=1, **uvicorn_options())
+                                     port=port, workers=workers, limits=limits))
+    uvicorn.run(app_for(endpoint), host=host, port=port, workers=1,
+                **uvicorn_options(limits=limits))
 
 
 def demo() -> None:

@@ -414,6 +414,7 @@ def load_jwks(jwks: Mapping[str, Any] | str) -> list[VerifyingKey]:
             item.get("use", "sig") != "sig"
             or (isinstance(ops, list) and "verify" not in ops)
             or item.get("kty") not in ("RSA", "EC", "OKP", "oct")
+            or not isinstance(item.get("alg", "RS256"), str)
             or item.get("alg", "RS256") not in ALGORITHMS
         ):
             continue

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from .config import load_config
 from .core import Response, TokenEndpoint
+from .limits import ServerLimits
 
 if TYPE_CHECKING:
     import uvicorn
@@ -264,35 +265,38 @@ def listen_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     return sock
 
 
-def uvicorn_options(*, pure_python: bool = False) -> dict[str, Any]:
+def uvicorn_options(*, pure_python: bool = False,
+                    limits: ServerLimits | None = None) -> dict[str, Any]:
     """The uvicorn settings every way of running the app shares.
 
     Warnings only, no access log; no X-Forwarded-* rewriting (the app never reads the client's
     address or the scheme, so that middleware would only cost time on every request); no
     ``Server`` header (nothing to advertise; uvicorn still sends ``Date``, RFC 9110 §6.6.1);
-    and its HTTP protocol with each answer's head and body sent in one write
-    (:mod:`jwtbearer.server.writes`). ``pure_python`` picks h11 and asyncio.
+    the protocol of ``limits`` (default :class:`~jwtbearer.server.limits.ServerLimits`), which
+    also sends each answer's head and body in one write (:mod:`jwtbearer.server.writes`).
+    ``pure_python`` picks h11 and asyncio.
     """
-    from .writes import default_protocol
-
     options: dict[str, Any] = {"log_level": "warning", "access_log": False,
-                               "proxy_headers": False, "server_header": False,
-                               "http": default_protocol(pure_python=pure_python)}
+                               "proxy_headers": False, "server_header": False}
     if pure_python:
         options["loop"] = "asyncio"
+    options.update((limits or ServerLimits()).uvicorn_options(pure_python=pure_python))
     return options
 
 
-def uvicorn_server(app: Any, *, pure_python: bool = False) -> uvicorn.Server:
+def uvicorn_server(app: Any, *, pure_python: bool = False,
+                   limits: ServerLimits | None = None) -> uvicorn.Server:
     """A uvicorn server for ``app`` with :func:`uvicorn_options`, no lifespan.
 
     uvicorn runs on httptools and uvloop when they are installed (the ``server`` extra pulls
     them in where they build); ``pure_python`` forces h11 and asyncio, for comparison.
+    ``limits`` (default :class:`~jwtbearer.server.limits.ServerLimits`) cuts off slow, idle
+    and surplus connections.
     """
     import uvicorn
 
-    return uvicorn.Server(uvicorn.Config(app, lifespan="off",
-                                         **uvicorn_options(pure_python=pure_python)))
+    return uvicorn.Server(uvicorn.Config(
+        app, lifespan="off", **uvicorn_options(pure_python=pure_python, limits=limits)))
 
 
 class BackgroundServer:
@@ -304,11 +308,12 @@ class BackgroundServer:
     """
 
     def __init__(self, app: Any, *, sock: socket.socket | None = None,
-                 start_timeout: float = 10.0, pure_python: bool = False) -> None:
+                 start_timeout: float = 10.0, pure_python: bool = False,
+                 limits: ServerLimits | None = None) -> None:
         self._sock = sock or listen_socket()
         host, port = self._sock.getsockname()[:2]
         self.url = f"http://{host}:{port}"
-        self._server = uvicorn_server(app, pure_python=pure_python)
+        self._server = uvicorn_server(app, pure_python=pure_python, limits=limits)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]},
                                         name="jwtbearer-server", daemon=True)
         self._start_timeout = start_timeout

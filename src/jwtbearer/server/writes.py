@@ -1,7 +1,8 @@
 """One ``send()`` per answer: uvicorn writes a response's head and its body in two
 ``transport.write`` calls, so a token answer left in two system calls and two TCP segments.
 
-:class:`CoalescedWrites` is mixed in before uvicorn's HTTP protocol class (httptools or h11).
+:class:`CoalescedWrites` is mixed in before uvicorn's HTTP protocol class (httptools or h11),
+by :func:`jwtbearer.server.limits.limited_protocol`, which every way of running the app uses.
 It gives the protocol a transport whose ``write`` holds a response head back until the next
 write, which then sends both at once. Nothing is reordered and nothing is held for long: the
 held bytes go out with the next write, before the transport closes, and when the response is
@@ -14,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-__all__ = ["CoalescedWrites", "HeldHeadTransport", "coalesced", "default_protocol"]
+__all__ = ["CoalescedWrites", "HeldHeadTransport"]
 
 _FINAL_HEAD = (b"HTTP/1.1 2", b"HTTP/1.1 3", b"HTTP/1.1 4", b"HTTP/1.1 5", b"HTTP/1.0 2",
                b"HTTP/1.0 3", b"HTTP/1.0 4", b"HTTP/1.0 5")
@@ -69,21 +70,3 @@ class CoalescedWrites:
             transport.flush()
         super().on_response_complete()  # type: ignore[misc]
 
-
-def coalesced(protocol: type[asyncio.Protocol]) -> type[asyncio.Protocol]:
-    """``protocol`` (a uvicorn HTTP protocol class) with :class:`CoalescedWrites` mixed in."""
-    return type("Coalesced" + protocol.__name__, (CoalescedWrites, protocol), {})
-
-
-def default_protocol(*, pure_python: bool = False) -> type[asyncio.Protocol]:
-    """uvicorn's httptools protocol (h11 when ``pure_python`` or without httptools), coalesced."""
-    if not pure_python:
-        try:
-            from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-        except ImportError:
-            pass
-        else:
-            return coalesced(HttpToolsProtocol)
-    from uvicorn.protocols.http.h11_impl import H11Protocol
-
-    return coalesced(H11Protocol)
