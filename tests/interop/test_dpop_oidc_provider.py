@@ -25,10 +25,7 @@ import jwtbearer as jb
 NODE_DIR = Path(__file__).resolve().parent / "dpop_node"
 SECRET = secrets.token_urlsafe(32)
 
-pytestmark = [pytest.mark.flow, pytest.mark.skipif(
-    shutil.which("node") is None or not (NODE_DIR / "node_modules" / "oidc-provider").exists(),
-    reason="node and tests/interop/dpop_node/node_modules are installed by make test (dpop-node)",
-)]
+pytestmark = pytest.mark.flow
 
 
 def _free_port() -> int:
@@ -40,6 +37,10 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    # Not a skip: `make test` installs both, and a missing install must fail, not hide.
+    assert shutil.which("node") is not None, "node is missing: run `make test` (dpop-node)"
+    assert (NODE_DIR / "node_modules" / "oidc-provider").is_dir(), (
+        f"oidc-provider is not installed: run `make test` (npm ci in {NODE_DIR})")
     port = _free_port()
     log = tmp_path_factory.mktemp("oidc") / "provider.log"
     with log.open("wb") as out:

@@ -88,7 +88,7 @@ def serve(
         raise typer.Exit(EXIT_CONFIG) from None
     import uvicorn
 
-    from ..server.app import app_for
+    from ..server.app import app_for, uvicorn_options
 
     table = Table(title=f"jwtbearer token endpoint  {settings.issuer}", show_lines=False)
     table.add_column("client_id")
@@ -127,8 +127,8 @@ def serve(
         # Each worker builds its own endpoint (its own Redis connections) after the fork.
         raise typer.Exit(run_workers(lambda: app_for(TokenEndpoint(settings)), host=host,
                                      port=port, workers=workers, limits=limits))
-    uvicorn.run(app_for(endpoint), host=host, port=port, workers=1, access_log=False,
-                log_level="warning", **limits.uvicorn_options())
+    uvicorn.run(app_for(endpoint), host=host, port=port, workers=1,
+                **uvicorn_options(limits=limits))
 
 
 def _tls_context(settings: Any, cert: Path | None, key: Path | None, client_ca: Path | None,

@@ -36,6 +36,7 @@ __all__ = [
     "create_app",
     "listen_socket",
     "serve_config",
+    "uvicorn_options",
     "uvicorn_server",
 ]
 
@@ -272,10 +273,29 @@ def listen_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     return sock
 
 
+def uvicorn_options(*, pure_python: bool = False,
+                    limits: ServerLimits | None = None) -> dict[str, Any]:
+    """The uvicorn settings every way of running the app shares.
+
+    Warnings only, no access log; no X-Forwarded-* rewriting (the app never reads the client's
+    address or the scheme, so that middleware would only cost time on every request); no
+    ``Server`` header (nothing to advertise; uvicorn still sends ``Date``, RFC 9110 §6.6.1);
+    the protocol of ``limits`` (default :class:`~jwtbearer.server.limits.ServerLimits`), which
+    also sends each answer's head and body in one write (:mod:`jwtbearer.server.writes`).
+    ``pure_python`` picks h11 and asyncio.
+    """
+    options: dict[str, Any] = {"log_level": "warning", "access_log": False,
+                               "proxy_headers": False, "server_header": False}
+    if pure_python:
+        options["loop"] = "asyncio"
+    options.update((limits or ServerLimits()).uvicorn_options(pure_python=pure_python))
+    return options
+
+
 def uvicorn_server(app: Any, *, pure_python: bool = False,
                    limits: ServerLimits | None = None,
                    ssl_context: ssl.SSLContext | None = None) -> uvicorn.Server:
-    """A uvicorn server for ``app``: warnings only, no access log, no lifespan.
+    """A uvicorn server for ``app``: with :func:`uvicorn_options`, no lifespan.
 
     uvicorn runs on httptools and uvloop when they are installed (the ``server`` extra pulls
     them in where they build); ``pure_python`` forces h11 and asyncio, for comparison.
@@ -286,9 +306,8 @@ def uvicorn_server(app: Any, *, pure_python: bool = False,
     """
     import uvicorn
 
-    stack: dict[str, Any] = {"loop": "asyncio"} if pure_python else {}
-    stack.update((limits or ServerLimits()).uvicorn_options(pure_python=pure_python))
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", **stack)
+    config = uvicorn.Config(
+        app, lifespan="off", **uvicorn_options(pure_python=pure_python, limits=limits))
     if ssl_context is not None:
         config.load()  # then the context replaces the one uvicorn would build from files
         config.ssl = ssl_context

@@ -45,6 +45,8 @@ _CERTS: dict[str, x509.Certificate] = {}
 _KNOWN_SCHEMES = frozenset({"bearer", "digest", "dpop", "hoba", "mutual", "negotiate", "ntlm",
                             "oauth", "scram-sha-1", "scram-sha-256", "vapid"})
 _NO_DIGEST = b"\x00" * 32
+# Authorization header values that authenticated a client already (bounded, cleared when full).
+_BASIC_REMEMBERED = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +93,10 @@ class ClientAuthenticator:
         self._kids = kids
         self._digests = {cid: _digest(c.client_secret) for cid, c in clients.items()
                          if c.client_secret}
+        # A client sends the same Basic header on every request: once it has passed, the same
+        # value (byte for byte: the id and the secret) maps to its client without decoding and
+        # hashing it again. Only successes are kept; anything else takes the full check.
+        self._basic_passed: dict[str, Authenticated] = {}
         self._assertion_keys = {
             cid: (c.keys if c.token_endpoint_auth_method == "private_key_jwt"
                   else (c.hmac_key,) if c.hmac_key is not None else ())
@@ -140,6 +146,12 @@ class ClientAuthenticator:
         return self._client_assertion(form, form_id, now)
 
     def _basic(self, header: str, form_id: str | None) -> Authenticated:
+        passed = self._basic_passed.get(header)
+        if passed is not None:
+            if form_id is not None and form_id != passed.client.client_id:  # type: ignore[union-attr]
+                raise Refusal("invalid_client", "client_id differs from the Basic user",
+                              status=401)
+            return passed
         raw_id, raw_secret = _basic_parts(header)
         # RFC 6749 §2.3.1 form-urlencodes both parts before Base64; most clients do not. The
         # encoded reading comes first (it is the only one that can hold a ':' in the id).
@@ -155,7 +167,11 @@ class ClientAuthenticator:
         decoded_secret = (unquote_plus(raw_secret) if "%" in raw_secret or "+" in raw_secret
                           else None)
         self._secret(client, raw_secret, decoded_secret)
-        return Authenticated(client=client, method="client_secret_basic", basic=True)
+        passed = Authenticated(client=client, method="client_secret_basic", basic=True)
+        if len(self._basic_passed) >= _BASIC_REMEMBERED:
+            self._basic_passed.clear()
+        self._basic_passed[header] = passed
+        return passed
 
     def _secret(self, client: Client, secret: str, other: str | None) -> None:
         expected = self._digests.get(client.client_id, _NO_DIGEST)

@@ -26,6 +26,7 @@ from .config import ServerConfig
 from .forms import parse_form
 from .registry import AUTHORIZATION_CODE, REFRESH_TOKEN, Client
 from .replay import GrantStore, ReplayCacheUnavailable
+from .targets import scope_for
 from .validation import Refusal
 
 __all__ = ["CODE_LIFETIME", "CodeFlow", "Grant", "Redirect"]
@@ -142,7 +143,7 @@ class CodeFlow:
             if not _CHALLENGE.match(challenge):
                 raise Refusal("invalid_request", "code_challenge must be the 43-character "
                               "base64url SHA-256 of the verifier (RFC 7636 §4.2)")
-        scope = _scope(client, params.get("scope"))
+        scope = scope_for(client, params.get("scope"))
         hint = params.get("login_hint")
         if hint is not None:
             if not client.approves(hint):
@@ -271,17 +272,4 @@ class CodeFlow:
         with contextlib.suppress(ReplayCacheUnavailable):
             self._store.put("family:" + family, b"revoked",
                             expires_at=now + self._refresh_lifetime, now=now)
-
-
-def _scope(client: Client, requested: str | None) -> str:
-    if requested is None:
-        return " ".join(client.scopes)
-    wanted = requested.split(" ")
-    if any(not s for s in wanted):
-        raise Refusal("invalid_scope", "scope is space-separated tokens (RFC 6749 §3.3)")
-    refused = [s for s in wanted if s not in client.scopes]
-    if refused:
-        raise Refusal("invalid_scope",
-                      f"scope {refused[0][:80]!r} is not registered for {client.client_id!r}")
-    return " ".join(dict.fromkeys(wanted))
 

@@ -21,6 +21,7 @@ from ..errors import ConfigurationError, KeyLoadError
 from ..jose.keys import SigningKey
 from .limits import default_max_connections
 from .registry import Client, ClientRegistry, ServerConfigError, parse_client
+from .trust import TrustedIssuer, parse_trusted_issuers
 
 __all__ = ["ACCESS_TOKEN_ALGS", "PRESETS", "ServerConfig", "load_config", "parse_config"]
 
@@ -49,7 +50,8 @@ _STRINGS = frozenset(
      "error_detail", "instance_url", "state_dir", "preset", "token_path", "authorize_path",
      "test_user", "error_wording"}
 )
-_KNOWN = frozenset(_INTS) | frozenset(_BOOLS) | _STRINGS | {"clients", "assertion_audiences"}
+_KNOWN = frozenset(_INTS) | frozenset(_BOOLS) | _STRINGS | {"clients", "assertion_audiences",
+                                                             "trusted_issuers"}
 #: Where the server listens and how it words errors when a provider is named; the issuer is
 #: written ``{issuer}``. Keys the file sets explicitly win over the preset's.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -113,6 +115,8 @@ class ServerConfig:
     allow_missing_sub: bool = False
     scope_from_assertion: bool = False
     error_wording: str = "rfc6749"
+    #: Issuers whose JWTs the token-exchange grant accepts (``[[trusted_issuers]]``).
+    trusted_issuers: tuple[TrustedIssuer, ...] = ()
 
     @property
     def token_endpoint(self) -> str:
@@ -304,6 +308,8 @@ def parse_config(
         allow_missing_sub=bools["allow_missing_sub"],
         scope_from_assertion=bools["scope_from_assertion"],
         error_wording=wording,
+        trusted_issuers=parse_trusted_issuers(data.get("trusted_issuers", []), base=base,
+                                              source=source, own_issuer=issuer),
     )
 
 

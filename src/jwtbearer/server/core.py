@@ -11,18 +11,19 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
 from collections.abc import Mapping, Sized
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring_ascii as _quote
 from typing import Any
 
+from ..jose.assertion import new_jti
 from ..jose.jws import sign_compact
 from ..token import Clock, system_clock
 from .auth import CLIENT_ASSERTION_TYPE, Authenticated, ClientAuthenticator, require_method
 from .codeflow import CodeFlow, Grant
 from .config import ServerConfig
 from .dpop import Binder
+from .exchange import ISSUED_TOKEN_TYPE, TokenExchanger
 from .forms import parse_form
 from .registry import (
     AUTH_METHODS,
@@ -30,9 +31,11 @@ from .registry import (
     CLIENT_CREDENTIALS,
     JWT_BEARER,
     REFRESH_TOKEN,
+    TOKEN_EXCHANGE,
     Client,
 )
 from .replay import GrantStore, MemoryReplayCache, ReplayCache, replay_cache_for
+from .targets import audience_for, scope_for
 from .validation import AssertionPolicy, Refusal, parse_assertion, verify_assertion
 
 __all__ = ["CLIENT_ASSERTION_TYPE", "Response", "TokenEndpoint"]
@@ -42,7 +45,9 @@ _log = logging.getLogger("jwtbearer.server")
 _JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True).encode
 _NO_STORE = (("cache-control", "no-store"), ("pragma", "no-cache"))
 _FORM_TYPE = "application/x-www-form-urlencoded"
-_SERVED = (CLIENT_CREDENTIALS, JWT_BEARER, AUTHORIZATION_CODE, REFRESH_TOKEN)
+_SERVED = (CLIENT_CREDENTIALS, JWT_BEARER, AUTHORIZATION_CODE, REFRESH_TOKEN, TOKEN_EXCHANGE)
+_ISSUED = f',"issued_token_type":"{ISSUED_TOKEN_TYPE}"'
+_WHY_AUTH = {CLIENT_CREDENTIALS: "RFC 6749 §4.4.2", TOKEN_EXCHANGE: "RFC 8693 §5"}
 _SECRET_FIELDS = frozenset({"access_token", "refresh_token", "id_token"})
 _MINIMAL = {
     "invalid_request": "the request is malformed",
@@ -127,6 +132,7 @@ class TokenEndpoint:
         self._codes = CodeFlow(config, store)
         self._binder = Binder(token_endpoint=config.token_endpoint, replay=self._replay,
                               leeway=config.leeway, signing_key=config.signing_key)
+        self._exchanger = TokenExchanger(config)
         self._signing_key = config.signing_key
         self._issuer = config.issuer
         self._default_audience = config.access_token_audience or config.issuer
@@ -236,13 +242,17 @@ class TokenEndpoint:
             # A confidential client authenticates on every request (RFC 6749 §3.2.1); only
             # the JWT bearer grant's assertion may stand in for that.
             require_method(client, "none")
-        if grant_type == CLIENT_CREDENTIALS:
+        if grant_type in (CLIENT_CREDENTIALS, TOKEN_EXCHANGE):
             if client is None or auth.method == "none":
-                raise Refusal("invalid_client",
-                              "client_credentials needs client authentication (RFC 6749 §4.4.2)",
-                              status=401)
+                raise Refusal("invalid_client", f"{grant_type} needs client authentication "
+                              f"({_WHY_AUTH[grant_type]})", status=401)
             self._allowed(client, grant_type)
-            return self._issue(client, client.client_id, form, now)
+            if grant_type == CLIENT_CREDENTIALS:
+                return self._issue(client, client.client_id, form, now)
+            done = self._exchanger.exchange(client, form, now)
+            return self._respond(client, done.subject, done.scope,
+                                 audience_for(client, form, self._default_audience), now,
+                                 _ISSUED, lifetime=done.lifetime, act=done.act)
         if grant_type in (AUTHORIZATION_CODE, REFRESH_TOKEN):
             if client is None:
                 raise Refusal("invalid_client", f"{grant_type} needs client authentication, or "
@@ -318,8 +328,7 @@ class TokenEndpoint:
             extra += f',"refresh_token":"{refresh}"'
         if "openid" in scope.split(" "):
             extra += f',"id_token":"{self._id_token(client, grant, now)}"'
-        audience = self._default_audience if "audience" not in form and "resource" not in form \
-            else self._audience(client, form)
+        audience = audience_for(client, form, self._default_audience)
         return self._respond(client, grant.subject, scope, audience, now, extra)
 
     def _id_token(self, client: Client, grant: Grant, now: float) -> str:
@@ -336,26 +345,32 @@ class TokenEndpoint:
                now: float) -> Response:
         requested = form.get("scope")
         scope = (self._default_scopes[client.client_id] if requested is None
-                 else _scope(client, requested))
+                 else scope_for(client, requested))
         audience = (self._default_audience if "audience" not in form and "resource" not in form
-                    else self._audience(client, form))
+                    else audience_for(client, form, self._default_audience))
         return self._respond(client, subject, scope, audience, now, "")
 
     def _respond(self, client: Client, subject: str, scope: str, audience: str, now: float,
-                 extra: str) -> Response:
+                 extra: str, *, lifetime: int | None = None,
+                 act: Mapping[str, Any] | None = None) -> Response:
         issued = int(now)
-        lifetime = self.config.access_token_lifetime
-        jti = secrets.token_urlsafe(16)
+        tail = self._body_tail
+        if lifetime is None:
+            lifetime = self.config.access_token_lifetime
+        else:
+            tail = f',"token_type":"Bearer","expires_in":{lifetime}'
+        jti = new_jti()
         quoted_scope = _quote(scope) if scope else ""
         token_type, cnf = self._binder.cnf(client)  # RFC 9449 §6, RFC 8705 §3.1
         # The RFC 9068 claims, in this order: iss, sub, aud, client_id, iat, exp, jti, scope.
         # Written directly rather than through json.dumps of a dict: the same bytes for less.
         claims = (f'{self._iss_json}{_quote(subject)},"aud":{_quote(audience)}'
                   f'{self._client_json[client.client_id]}{issued},"exp":{issued + lifetime},'
-                  f'"jti":"{jti}"{cnf}' + (f',"scope":{quoted_scope}}}' if scope else "}"))
+                  f'"jti":"{jti}"{cnf}' + ("" if act is None else f',"act":{_JSON(act)}')
+                  + (f',"scope":{quoted_scope}}}' if scope else "}"))
         token = sign_compact(claims, self._signing_key, typ="at+jwt")
-        tail = self._body_tail if token_type == "Bearer" else self._body_tail.replace(
-            '"Bearer"', f'"{token_type}"', 1)
+        if token_type != "Bearer":
+            tail = tail.replace('"Bearer"', f'"{token_type}"', 1)
         encoded = f'{{"access_token":"{token}"{tail}'
         if scope:
             encoded += f',"scope":{quoted_scope}'
@@ -369,18 +384,6 @@ class TokenEndpoint:
         return Response(status=200, body=body, headers=_NO_STORE,
                         encoded=encoded.encode("ascii"))
 
-    def _audience(self, client: Client, form: Mapping[str, str]) -> str:
-        requested = {v for v in (form.get("audience"), form.get("resource")) if v is not None}
-        if len(requested) > 1:
-            raise Refusal("invalid_target", "audience and resource name different targets")
-        if not requested:
-            return self.config.access_token_audience or self.config.issuer
-        target = requested.pop()
-        if target not in client.audiences:
-            raise Refusal("invalid_target",
-                          f"client {client.client_id!r} may not ask for audience {target[:80]!r}")
-        return target
-
 
 def _plain_body(token: str, lifetime: int, scope: str, instance_url: str | None,
                 issued: int) -> dict[str, Any]:
@@ -393,15 +396,3 @@ def _plain_body(token: str, lifetime: int, scope: str, instance_url: str | None,
         body["issued_at"] = str(issued * 1000)
     return body
 
-
-def _scope(client: Client, requested: str | None) -> str:
-    if requested is None:
-        return " ".join(client.scopes)
-    wanted = requested.split(" ")
-    if any(not s for s in wanted):
-        raise Refusal("invalid_scope", "scope is space-separated tokens (RFC 6749 §3.3)")
-    refused = [s for s in wanted if s not in client.scopes]
-    if refused:
-        raise Refusal("invalid_scope",
-                      f"scope {refused[0][:80]!r} is not registered for {client.client_id!r}")
-    return " ".join(dict.fromkeys(wanted))

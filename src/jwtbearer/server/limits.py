@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .tls import WithTLS, tls_extension
+from .writes import CoalescedWrites
 
 __all__ = ["ServerLimits", "default_max_connections", "limited_protocol"]
 
@@ -139,20 +140,23 @@ class _Deadlines:
 
 def limited_protocol(limits: ServerLimits, *, pure_python: bool = False) -> type[asyncio.Protocol]:
     """uvicorn's HTTP protocol class (httptools, or h11 when ``pure_python`` or when httptools
-    is missing) with the deadlines and the cap of ``limits``."""
+    is missing) with the deadlines and the cap of ``limits``, and each answer's head and body
+    in one write (:class:`~jwtbearer.server.writes.CoalescedWrites`)."""
     if not pure_python:
         try:
             from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
         except ImportError:
             pass
         else:
-            return type("LimitedHttpToolsProtocol", (_HttpToolsLimits, HttpToolsProtocol),
+            return type("LimitedHttpToolsProtocol",
+                        (_HttpToolsLimits, CoalescedWrites, HttpToolsProtocol),
                         {"limits": limits})
     import h11
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
     states = {"_idle": h11.IDLE, "_body": h11.SEND_BODY}
-    return type("LimitedH11Protocol", (_H11Limits, H11Protocol), {"limits": limits, **states})
+    return type("LimitedH11Protocol", (_H11Limits, CoalescedWrites, H11Protocol),
+                {"limits": limits, **states})
 
 
 class _HttpToolsLimits(_Deadlines):

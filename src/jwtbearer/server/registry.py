@@ -24,6 +24,7 @@ from ..oauth import CLIENT_CREDENTIALS_GRANT as CLIENT_CREDENTIALS
 from ..oauth import JWT_BEARER_GRANT as JWT_BEARER
 from ..oauth import REFRESH_TOKEN_GRANT as REFRESH_TOKEN
 from ..oauth import TLS_AUTH_METHODS
+from ..oauth import TOKEN_EXCHANGE_GRANT as TOKEN_EXCHANGE
 
 __all__ = [
     "AUTHORIZATION_CODE",
@@ -31,6 +32,7 @@ __all__ = [
     "CLIENT_CREDENTIALS",
     "JWT_BEARER",
     "REFRESH_TOKEN",
+    "TOKEN_EXCHANGE",
     "Client",
     "ClientRegistry",
     "ServerConfigError",
@@ -38,7 +40,7 @@ __all__ = [
 ]
 
 AUTH_METHODS = (*_TOKEN_AUTH_METHODS, *TLS_AUTH_METHODS)
-GRANT_TYPES = (CLIENT_CREDENTIALS, JWT_BEARER, AUTHORIZATION_CODE, REFRESH_TOKEN)
+GRANT_TYPES = (CLIENT_CREDENTIALS, JWT_BEARER, AUTHORIZATION_CODE, REFRESH_TOKEN, TOKEN_EXCHANGE)
 
 _HMAC_ALGS = ("HS256", "HS384", "HS512")
 # RFC 6749 §3.3 scope-token: %x21 / %x23-5B / %x5D-7E
@@ -294,13 +296,14 @@ def parse_client(
         )
     if method.startswith("client_secret") and secret is None:
         raise ServerConfigError(source, where, f"{method} needs client_secret")
-    if method == "none" and CLIENT_CREDENTIALS in grants:
-        raise ServerConfigError(
-            source,
-            f"{where}.grant_types",
-            "client_credentials is for confidential clients only (RFC 6749 §4.4); give the "
-            "client an authentication method other than none",
-        )
+    for confidential in (CLIENT_CREDENTIALS, TOKEN_EXCHANGE):
+        if method == "none" and confidential in grants:
+            raise ServerConfigError(
+                source,
+                f"{where}.grant_types",
+                f"{confidential} is for confidential clients only (RFC 6749 §4.4, RFC 8693 "
+                "§5); give the client an authentication method other than none",
+            )
     if JWT_BEARER in grants and not keys and hmac_key is None:
         raise ServerConfigError(
             source, where, "the JWT bearer grant needs jwks or certificate to verify assertions"
