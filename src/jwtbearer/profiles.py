@@ -28,7 +28,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from ._util import home, resolve_secret
 from .client.client_auth import (
@@ -47,7 +46,7 @@ from .jose.keys import SigningKey
 from .jose.keystore import default_key_store, looks_like_key_file
 from .lifecycle.caching import CachedSource
 from .lifecycle.stores import MemoryStore, RedisStore, SQLiteStore, TokenStore
-from .oauth import AUTH_METHODS, SECRET_AUTH_METHODS
+from .oauth import AUTH_METHODS, SECRET_AUTH_METHODS, default_assertion_audience
 from .token import Clock
 
 __all__ = [
@@ -91,9 +90,9 @@ class Profile:
     client_id: str | None = None
     subject: str | None = None
     audience: str | None = None
-    """JWT bearer: the assertion's aud (default: the token URL; for login.salesforce.com and
-    test.salesforce.com, that origin). Client credentials: the
-    ``audience`` request parameter (Auth0 style), sent only when set."""
+    """JWT bearer: the assertion's aud (default: the token URL; for any Salesforce host,
+    https://login.salesforce.com, or https://test.salesforce.com for a sandbox). Client
+    credentials: the ``audience`` request parameter (Auth0 style), sent only when set."""
     key: str | None = None
     key_password: str | None = None
     client_auth: str = "none"
@@ -221,7 +220,7 @@ class Profile:
         jwt = JWT(
             iss=self.client_id,
             sub=self.subject,
-            aud=self.audience or _default_audience(self.token_url),
+            aud=self.audience or default_assertion_audience(self.token_url),
             validity_length=self.lifetime,
         )
         return JWTBearer(jwt, key=self.signing_key(), scope=self.scope)
@@ -257,18 +256,6 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "refresh_before": (int, float),
     "allow_insecure_http": bool,
 }
-
-
-_SALESFORCE_LOGIN_HOSTS = ("login.salesforce.com", "test.salesforce.com")
-
-
-def _default_audience(token_url: str) -> str:
-    """The assertion's aud when none is configured: the token URL (RFC 7523 §3), except for
-    Salesforce's login hosts, which want ``https://login.salesforce.com`` (or ``test``)."""
-    parts = urlsplit(token_url)
-    if (parts.hostname or "").lower() in _SALESFORCE_LOGIN_HOSTS:
-        return f"{parts.scheme}://{parts.hostname}"
-    return token_url
 
 
 def _check_type(where: str, key: str, value: Any) -> Any:
