@@ -66,9 +66,62 @@ def _code_for(exc: JWTBearerError) -> int:
     return EXIT_FAILED
 
 
-def fail(message: str, code: int = EXIT_CONFIG, hint: str | None = None) -> NoReturn:
-    """Print an error (and a hint) on stderr and exit with ``code``; never a traceback."""
+_KIND_BY_CODE = {EXIT_FAILED: "CheckFailed", EXIT_USAGE: "UsageError",
+                 EXIT_CONFIG: "ConfigurationError", EXIT_ENDPOINT: "TokenEndpointError",
+                 EXIT_TRANSPORT: "TransportError", EXIT_RESPONSE: "ResponseFormatError"}
+
+
+class _Mode:
+    """Whether the running command was given ``--json`` (errors then go to stdout as JSON)."""
+
+    as_json = False
+
+
+def use_json(flag: bool) -> None:
+    """Called by each command with its ``--json`` flag, before anything can fail."""
+    _Mode.as_json = flag
+
+
+def json_mode() -> bool:
+    """True when the running command prints JSON."""
+    return _Mode.as_json
+
+
+def error_document(message: str, code: int, hint: str | None = None,
+                   exc: BaseException | None = None) -> dict[str, object]:
+    """``{"error": {...}}``: what a failing command prints with ``--json``; the names are the
+    library's attribute names (TokenEndpointError.status, .error, .error_description, .hint)."""
     from ..errors import redact
+    status = getattr(exc, "status", None)
+    error = getattr(exc, "error", None)
+    description = getattr(exc, "error_description", None)
+    return {"error": {
+        "kind": type(exc).__name__ if exc is not None else _KIND_BY_CODE.get(code, "Error"),
+        "status": status if isinstance(status, int) else None,
+        "error": error if isinstance(error, str) else None,
+        "error_description": redact(description) if isinstance(description, str) else None,
+        "message": redact(message),
+        "hint": redact(hint) if hint else None,
+        "exit_code": code,
+    }}
+
+
+def print_json(document: object) -> None:
+    """JSON on stdout, indented, one document."""
+    import json
+    typer.echo(json.dumps(document, indent=2, default=str))
+
+
+def fail(message: str, code: int = EXIT_CONFIG, hint: str | None = None,
+         exc: BaseException | None = None) -> NoReturn:
+    """Print an error (and a hint) on stderr and exit with ``code``; never a traceback.
+
+    With ``--json`` the error is a JSON document on stdout instead (:func:`error_document`).
+    """
+    from ..errors import redact
+    if _Mode.as_json:
+        print_json(error_document(message, code, hint, exc))
+        raise typer.Exit(code)
     err.print(f"[bold red]error:[/] {escape(redact(message))}")
     if hint:
         err.print(f"[yellow]hint:[/] {escape(redact(hint))}")
@@ -88,13 +141,13 @@ def handled() -> Iterator[None]:
             hint = "Run `jwtbearer explain` with the error body for what to check."
         else:
             hint += "\nRun `jwtbearer explain` with the error body for more."
-        fail(first, _code_for(exc), hint)
+        fail(first, _code_for(exc), hint, exc)
     except TransportError as exc:
         fail(str(exc), EXIT_TRANSPORT, "Check the token URL, the network and any proxy; "
-             "the server did not answer.")
+             "the server did not answer.", exc)
     except JWTBearerError as exc:
         first, _, rest = str(exc).partition("\n")
-        fail(first, _code_for(exc), rest or None)
+        fail(first, _code_for(exc), rest or None, exc)
 
 
 def read_secret(*, env: str | None, file: Path | None, stdin: bool, what: str) -> str | None:

@@ -107,7 +107,7 @@ def transport_error(exc: BaseException, host: str, deadline: Deadline) -> Transp
     timeout = deadline.seconds
     if deadline.fired or isinstance(exc, (DeadlineExceeded, TimeoutError)):
         return TransportError(
-            f"the token request to {host} did not complete within {timeout:g} s (timeout= "
+            f"the token request to {host} did not complete within {timeout:g} s (the timeout "
             "bounds the whole request: connect, send, headers and body); the server is slow or "
             "unreachable"
         )
