@@ -39,6 +39,7 @@ from .client.client_auth import (
     PrivateKeyJWT,
 )
 from .client.grants import ClientCredentials, JWTBearer
+from .client.protocol import RetryPolicy
 from .client.token_client import TokenClient
 from .errors import ConfigurationError
 from .jose.assertion import JWT
@@ -183,8 +184,9 @@ class Profile:
         )
         return SigningKey.from_file(self._path(self.key), password=password)
 
-    def token_client(self, *, client_secret: str | None = None,
-                     clock: Clock | None = None) -> TokenClient:
+    def token_client(self, *, client_secret: str | None = None, clock: Clock | None = None,
+                     timeout: float | None = None, retry: RetryPolicy | None = None
+                     ) -> TokenClient:
         """A TokenClient for this profile; ``client_secret`` overrides the profile's reference
         (the command line passes a secret read from stdin this way)."""
         auth: ClientAuth
@@ -209,7 +211,8 @@ class Profile:
             # Salesforce's JWT bearer grant identifies the client by the assertion's iss alone.
             auth = NoClientAuth(self.client_id if self.grant == "client-credentials" else None)
         return TokenClient(
-            self.token_url, auth=auth, allow_insecure_http=self.allow_insecure_http, clock=clock
+            self.token_url, auth=auth, allow_insecure_http=self.allow_insecure_http, clock=clock,
+            retry=retry, timeout=10.0 if timeout is None else timeout,
         )
 
     def grant_object(self) -> JWTBearer | ClientCredentials:
@@ -240,9 +243,13 @@ class Profile:
         client_secret: str | None = None,
         store: TokenStore | None = None,
         clock: Clock | None = None,
+        timeout: float | None = None,
+        retry: RetryPolicy | None = None,
     ) -> CachedSource:
-        """A cached token source for this profile (store from ``cache`` unless given)."""
-        client = self.token_client(client_secret=client_secret, clock=clock)
+        """A cached token source for this profile (store from ``cache`` unless given);
+        ``timeout`` and ``retry`` go to its TokenClient."""
+        client = self.token_client(client_secret=client_secret, clock=clock, timeout=timeout,
+                                   retry=retry)
         return CachedSource(
             client.source(self.grant_object()),
             store=store if store is not None else self.store(),
