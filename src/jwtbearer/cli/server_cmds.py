@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import typer
@@ -12,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..errors import ConfigurationError, JWTBearerError, KeyLoadError
-from ._common import EXIT_CONFIG, EXIT_FAILED
+from ._common import EXIT_CONFIG, EXIT_FAILED, fail, use_json
 
 __all__ = ["register"]
 
@@ -27,20 +28,47 @@ def _server_extra(console: Console) -> None:
         raise typer.Exit(EXIT_CONFIG) from None
 
 
+def _port(issuer: str, port: int | None) -> int:
+    if port is not None:
+        return port
+    parts = urlsplit(issuer)
+    try:
+        return parts.port or 8000
+    except ValueError:
+        return 8000
+
+
 def serve(
     config: Annotated[Path, typer.Option("--config", "-c", help="Server TOML file.")],
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    port: Annotated[int | None, typer.Option(
+        help="Port to listen on (default: the issuer's port, else 8000).")] = None,
     preset: Annotated[str | None, typer.Option(
         help="Stand in for a provider: salesforce or google (the file's own keys still win).",
         metavar="NAME")] = None,
     workers: Annotated[int, typer.Option(
         min=1, max=256, help="Server processes on the port (more than 1 needs replay = redis://)."
     )] = 1,
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", help="No line per request (errors and the start line still show).")
+    ] = False,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="JSON lines on stdout: the start, then one object per request.")] = False,
 ) -> None:
-    """Run the reference token endpoint (RFC 7523 / RFC 6749) from a TOML configuration."""
+    """Run the reference token endpoint (RFC 7523 / RFC 6749) from a TOML configuration.
+
+    Prints where it listens, then one line per token request (time, client id, grant, status,
+    error code, milliseconds; never a token or a secret) until Ctrl-C.
+    """
+    use_json(as_json)
     console = Console(stderr=True)
-    _server_extra(console)
+    if not as_json:
+        _server_extra(console)
+    else:
+        try:
+            import uvicorn  # noqa: F401
+        except ImportError:
+            fail(_INSTALL_HINT)
     from ..server.config import load_config
     from ..server.core import TokenEndpoint
 
@@ -52,12 +80,62 @@ def serve(
 
             check_shared_state(settings.replay, workers)
     except (ConfigurationError, KeyLoadError) as exc:
+        if as_json:
+            fail(f"configuration refused: {exc}", EXIT_CONFIG, exc=exc)
         console.print(f"[red]configuration refused:[/] {escape(str(exc))}", highlight=False)
         raise typer.Exit(EXIT_CONFIG) from None
-    import uvicorn
+    from ..server.app import app_for, listen_socket, uvicorn_server
+    from .serve_log import LoggedEndpoint, json_line, request_line
 
-    from ..server.app import app_for
+    port = _port(settings.issuer, port)
+    if not as_json:
+        _print_settings(console, settings, port)
 
+    def log(record: dict[str, object]) -> None:
+        if as_json:
+            typer.echo(json_line(record))
+        else:
+            console.print(request_line(record), highlight=False)
+
+    def make_app() -> object:
+        inner = TokenEndpoint(settings) if workers > 1 else endpoint
+        return app_for(inner) if quiet else app_for(inner, wrap=lambda e: LoggedEndpoint(e, log))
+
+    url = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
+    started = {"event": "listening", "url": url, "issuer": settings.issuer,
+               "token_endpoint": settings.token_endpoint, "workers": workers}
+    if workers > 1:
+        from ..server.workers import run_workers
+
+        _listening(console, started, as_json)
+        # Each worker builds its own endpoint (its own Redis connections) after the fork.
+        raise typer.Exit(run_workers(make_app, host=host, port=port, workers=workers))
+    try:
+        sock = listen_socket(host, port)
+    except OSError as exc:
+        import errno
+        reason = ("address already in use" if exc.errno == errno.EADDRINUSE
+                  else (exc.strerror or str(exc)).lower())
+        fail(f"cannot listen on {host}:{port}: {reason}", EXIT_CONFIG,
+             hint="stop what uses the port, or give another one with --port" if
+             exc.errno == errno.EADDRINUSE else None)
+    _listening(console, started, as_json)
+    try:
+        uvicorn_server(make_app()).run(sockets=[sock])
+    finally:
+        sock.close()
+
+
+def _listening(console: Console, started: dict[str, object], as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(started))
+    else:
+        console.print(f"listening on {started['url']} (token endpoint "
+                      f"{started['token_endpoint']}), Ctrl-C to stop", highlight=False,
+                      markup=False)
+
+
+def _print_settings(console: Console, settings: Any, port: int) -> None:
     table = Table(title=f"jwtbearer token endpoint  {settings.issuer}", show_lines=False)
     table.add_column("client_id")
     table.add_column("authentication")
@@ -81,14 +159,6 @@ def serve(
     if issuer.hostname in ("127.0.0.1", "localhost") and issuer.port not in (None, port):
         console.print(f"[yellow]warning:[/] issuer names port {issuer.port} but the server "
                       f"listens on {port}; assertions must use aud = {settings.token_endpoint}")
-    if workers > 1:
-        from ..server.workers import run_workers
-
-        # Each worker builds its own endpoint (its own Redis connections) after the fork.
-        raise typer.Exit(run_workers(lambda: app_for(TokenEndpoint(settings)), host=host,
-                                     port=port, workers=workers))
-    uvicorn.run(app_for(endpoint), host=host, port=port, workers=1, access_log=False,
-                log_level="warning")
 
 
 def demo() -> None:
