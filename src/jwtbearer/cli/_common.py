@@ -92,6 +92,8 @@ def error_document(message: str, code: int, hint: str | None = None,
     """``{"error": {...}}``: what a failing command prints with ``--json``; the names are the
     library's attribute names (TokenEndpointError.status, .error, .error_description, .hint)."""
     from ..errors import redact
+    from ._wording import shell_words
+    message, hint = shell_words(message), None if hint is None else shell_words(hint)
     status = getattr(exc, "status", None)
     error = getattr(exc, "error", None)
     description = getattr(exc, "error_description", None)
@@ -119,6 +121,8 @@ def fail(message: str, code: int = EXIT_CONFIG, hint: str | None = None,
     With ``--json`` the error is a JSON document on stdout instead (:func:`error_document`).
     """
     from ..errors import redact
+    from ._wording import shell_words
+    message, hint = shell_words(message), None if hint is None else shell_words(hint)
     if _Mode.as_json:
         print_json(error_document(message, code, hint, exc))
         raise typer.Exit(code)
@@ -182,9 +186,35 @@ def load_signing_key(value: str, password: str | None = None,
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def load_verifying_keys(*, key: str | None, cert: Path | None, jwks: Path | None
+def _jwks_text(source: str) -> str:
+    """A JWK Set's text from a file or an http(s) URL (bounded in time and size)."""
+    if source.startswith(("https://", "http://")):
+        import httpx
+
+        from ..client.transport import check_endpoint
+        check_endpoint(source, False)  # https, or http only to loopback
+        try:
+            with httpx.stream("GET", source, timeout=10.0, follow_redirects=False) as answer:
+                if answer.status_code != 200:
+                    fail(f"{source} answered HTTP {answer.status_code}, not a JWK Set")
+                body = b""
+                for chunk in answer.iter_bytes():
+                    body += chunk
+                    if len(body) > 1024 * 1024:
+                        fail(f"{source} sent over 1 MiB: not a JWK Set")
+                return body.decode("utf-8", errors="replace")
+        except httpx.HTTPError as exc:
+            fail(f"cannot fetch {source}: {type(exc).__name__}: {exc}", EXIT_TRANSPORT)
+    path = Path(source).expanduser()
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot read {path}: {exc.strerror or exc}")
+
+
+def load_verifying_keys(*, key: str | None, cert: Path | None, jwks: str | Path | None
                         ) -> list[VerifyingKey] | None:
-    """The keys to verify a signature with, from --key, --cert or --jwks."""
+    """The keys to verify a signature with, from --key, --cert or --jwks (a file or a URL)."""
     from ..jose.keys import VerifyingKey, load_jwks
     given = [x for x in (key, cert, jwks) if x is not None]
     if not given:
@@ -197,11 +227,7 @@ def load_verifying_keys(*, key: str | None, cert: Path | None, jwks: Path | None
         if cert is not None:
             return [VerifyingKey.from_file(cert)]
         assert jwks is not None
-        try:
-            text = jwks.read_text(encoding="utf-8")
-        except OSError as exc:
-            fail(f"cannot read {jwks}: {exc.strerror or exc}")
-        keys = load_jwks(text)
+        keys = load_jwks(_jwks_text(str(jwks)))
         if not keys:
             fail(f"{jwks} holds no signing key")
         return keys

@@ -13,7 +13,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..errors import ConfigurationError, JWTBearerError, KeyLoadError
-from ._common import EXIT_CONFIG, EXIT_FAILED, fail, use_json
+from ._common import EXIT_CONFIG, EXIT_FAILED, fail, print_json, use_json
+from ._wording import shell_words
 
 __all__ = ["register"]
 
@@ -82,7 +83,8 @@ def serve(
     except (ConfigurationError, KeyLoadError) as exc:
         if as_json:
             fail(f"configuration refused: {exc}", EXIT_CONFIG, exc=exc)
-        console.print(f"[red]configuration refused:[/] {escape(str(exc))}", highlight=False)
+        console.print(f"[red]configuration refused:[/] {escape(shell_words(str(exc)))}",
+                      highlight=False)
         raise typer.Exit(EXIT_CONFIG) from None
     from ..server.app import app_for, listen_socket, uvicorn_server
     from .serve_log import LoggedEndpoint, json_line, request_line
@@ -161,17 +163,32 @@ def _print_settings(console: Console, settings: Any, port: int) -> None:
                       f"listens on {port}; assertions must use aud = {settings.token_endpoint}")
 
 
-def demo() -> None:
+def demo(
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Run quietly and print {\"ok\": ..., \"exit_code\": ...}.")] = False,
+) -> None:
     """Run the whole JWT bearer flow (JWT → JWS → JWTBearerTokenExchange) on a local server."""
-    console = Console()
-    _server_extra(console)
+    import io
+    use_json(as_json)
+    console = Console(file=io.StringIO()) if as_json else Console()
+    if as_json:
+        try:
+            import uvicorn  # noqa: F401
+        except ImportError:
+            fail(_INSTALL_HINT)
+    else:
+        _server_extra(console)
     from .demo import run_demo
 
     try:
         status = run_demo(console)
     except JWTBearerError as exc:  # the demo's own steps failed: say which, no traceback
+        if as_json:
+            fail(f"the demo failed: {exc}", EXIT_FAILED, exc=exc)
         console.print(f"[red]the demo failed:[/] {escape(str(exc))}", highlight=False)
         status = EXIT_FAILED
+    if as_json:
+        print_json({"ok": status == 0, "exit_code": status})
     raise typer.Exit(status)
 
 

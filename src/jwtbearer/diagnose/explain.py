@@ -67,6 +67,9 @@ class Report:
     """True/False when a key was given and the signature was checked; None otherwise."""
     findings: tuple[Finding, ...] = ()
     now: float = 0.0
+    kind: str = "assertion"
+    """``assertion``, or ``access_token`` for an access token (RFC 9068 ``typ: at+jwt``, or the
+    ``client_id``/``scp`` claims of one): those are not linted as assertions."""
 
     @property
     def errors(self) -> tuple[Finding, ...]:
@@ -145,9 +148,20 @@ def inspect_assertion(
     except JWSError as exc:
         return _not_jwt(f"not a JWT: {exc}", now)
     findings: list[Finding] = []
-    findings += check_header(header, signature)
-    findings += check_times(claims, now)
-    findings += check_identity(claims, expected_audience)
+    kind = "access_token" if looks_like_access_token(header, claims) else "assertion"
+    if kind == "access_token":
+        findings.append(Finding(
+            level="info", code="access-token",
+            message="this is an access token (what a token endpoint answers), not an "
+            "assertion: only its algorithm and times are checked",
+            fix="To lint an assertion, pass the JWT you send as assertion or "
+            "client_assertion."))
+        findings += [f for f in check_header(header, signature) if f.code not in _AT_SKIP]
+        findings += [f for f in check_times(claims, now) if f.code not in _AT_SKIP]
+    else:
+        findings += check_header(header, signature)
+        findings += check_times(claims, now)
+        findings += check_identity(claims, expected_audience)
     valid: bool | None = None
     if key is not None:
         try:
@@ -170,7 +184,23 @@ def inspect_assertion(
         signature_valid=valid,
         findings=tuple(findings),
         now=now,
+        kind=kind,
     )
+
+
+#: Assertion rules that do not apply to an access token.
+_AT_SKIP = frozenset({"kid-missing", "exp-too-far", "exp-far", "iat-old",
+                      "iat-missing", "jti-missing", "jti-not-string"})
+_AT_TYPES = ("at+jwt", "application/at+jwt")
+
+
+def looks_like_access_token(header: Mapping[str, Any], claims: Mapping[str, Any]) -> bool:
+    """True for a JWT access token: ``typ`` at+jwt (RFC 9068 §2.1), or the claims only access
+    tokens carry (``client_id``, ``scp``, ``token_use: access``) and no assertion would."""
+    typ = header.get("typ")
+    if isinstance(typ, str) and typ.lower() in _AT_TYPES:
+        return True
+    return "client_id" in claims or "scp" in claims or claims.get("token_use") == "access"
 
 
 def _not_jwt(message: str, now: float, fix: str | None = None) -> Report:
