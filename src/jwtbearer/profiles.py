@@ -13,7 +13,8 @@ a token::
     key = "salesforce-prod"              # a key-store name, or a path to a key file
 
 Secrets never sit in the file: ``client_secret`` (and ``key_password``) must be
-``"env:VARIABLE"`` or ``"file:/path/to/secret"``; a literal value is refused with an error that
+``"env:VARIABLE"``, ``"file:/path/to/secret"`` or ``"keyring:SERVICE/NAME"`` (the OS keychain,
+with the ``keyring`` extra); a literal value is refused with an error that
 says how to move it out. ``jb.profile(name)`` returns a :class:`~jwtbearer.caching.CachedSource`
 whose default store is the SQLite file ``$JWTBEARER_HOME/tokens.db``, so repeated command-line
 calls reuse one token until shortly before it expires.
@@ -29,7 +30,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from ._util import home, resolve_secret
+from ._util import SECRET_FORMS, SECRET_REFERENCES, home, resolve_secret
 from .client.client_auth import (
     ClientAuth,
     ClientSecretBasic,
@@ -140,10 +141,10 @@ class Profile:
         values["client_auth"] = auth
         for secret_key in ("client_secret", "key_password"):
             ref = values.get(secret_key)
-            if ref is not None and not ref.startswith(("env:", "file:")):
+            if ref is not None and not ref.startswith(SECRET_REFERENCES):
                 raise ConfigurationError(
                     f"{where}: {secret_key} holds a literal value; secrets do not belong in the "
-                    'profiles file: give it as "env:VARIABLE" or "file:/path" instead'
+                    f"profiles file: give it as {SECRET_FORMS} instead"
                 )
         _check_requirements(where, grant, auth, values)
         if not str(values.get("cache", "sqlite")).startswith(("memory", "sqlite", "redis")):
@@ -167,7 +168,7 @@ class Profile:
         return path
 
     def resolve_secret(self, reference: str, what: str) -> str:
-        """The value behind an ``env:VAR`` or ``file:PATH`` reference."""
+        """The value behind an ``env:VAR``, ``file:PATH`` or ``keyring:SERVICE/NAME`` reference."""
         try:
             return resolve_secret(reference, base_dir=self.base_dir)
         except ConfigurationError as exc:
@@ -295,8 +296,8 @@ def _check_requirements(where: str, grant: str, auth: str, values: Mapping[str, 
     if auth != "none" and not values.get("client_id"):
         raise ConfigurationError(f"{where}: client_id is required for client_auth {auth}")
     if auth in _NEEDS_SECRET and not values.get("client_secret"):
-        raise ConfigurationError(f'{where}: client_auth {auth} needs client_secret (as '
-                                 '"env:VARIABLE" or "file:/path")')
+        raise ConfigurationError(f"{where}: client_auth {auth} needs client_secret (as "
+                                 f"{SECRET_FORMS})")
     if auth == "private_key_jwt" and not values.get("key"):
         raise ConfigurationError(f"{where}: client_auth private_key_jwt needs key")
 
