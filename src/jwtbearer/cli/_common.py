@@ -46,7 +46,7 @@ def escape(text: str) -> str:
     return text.replace("[", r"\[")
 
 
-def _code_for(exc: JWTBearerError) -> int:
+def exit_code_for(exc: JWTBearerError) -> int:
     from ..errors import (
         ConfigurationError,
         JWSError,
@@ -145,13 +145,13 @@ def handled() -> Iterator[None]:
             hint = "Run `jwtbearer explain` with the error body for what to check."
         else:
             hint += "\nRun `jwtbearer explain` with the error body for more."
-        fail(first, _code_for(exc), hint, exc)
+        fail(first, exit_code_for(exc), hint, exc)
     except TransportError as exc:
         fail(str(exc), EXIT_TRANSPORT, "Check the token URL, the network and any proxy; "
              "the server did not answer.", exc)
     except JWTBearerError as exc:
         first, _, rest = str(exc).partition("\n")
-        fail(first, _code_for(exc), rest or None, exc)
+        fail(first, exit_code_for(exc), rest or None, exc)
 
 
 def read_secret(*, env: str | None, file: Path | None, stdin: bool, what: str) -> str | None:

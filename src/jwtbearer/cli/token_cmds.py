@@ -28,7 +28,8 @@ if TYPE_CHECKING:
     from ..profiles import Profile
     from ..token import Token
 
-__all__ = ["register"]
+__all__ = ["AUTH_NAMES", "Auth", "Grant", "parse_auth", "parse_grant", "register",
+           "token_metadata"]
 
 
 class Grant(StrEnum):
@@ -48,7 +49,7 @@ class Auth(StrEnum):
     private_key_jwt = "private-key-jwt"
 
 
-_AUTH_NAMES = {
+AUTH_NAMES = {
     Auth.none: "none",
     Auth.basic: "client_secret_basic",
     Auth.post: "client_secret_post",
@@ -61,11 +62,11 @@ _GRANT_SPELLINGS = {"jwt-bearer": Grant.jwt_bearer, "jwt_bearer": Grant.jwt_bear
                     "client-credentials": Grant.client_credentials,
                     "client_credentials": Grant.client_credentials}
 _AUTH_SPELLINGS = {**{a.value: a for a in Auth}, **{a.value.replace("-", "_"): a for a in Auth},
-                   **{v: a for a, v in _AUTH_NAMES.items()},
-                   **{v.replace("_", "-"): a for a, v in _AUTH_NAMES.items()}}
+                   **{v: a for a, v in AUTH_NAMES.items()},
+                   **{v.replace("_", "-"): a for a, v in AUTH_NAMES.items()}}
 
 
-def _grant(value: str) -> Grant:
+def parse_grant(value: str) -> Grant:
     try:
         return _GRANT_SPELLINGS[value.strip().lower()]
     except KeyError:
@@ -74,7 +75,7 @@ def _grant(value: str) -> Grant:
             "(client_credentials works too)") from None
 
 
-def _auth(value: str) -> Auth:
+def parse_auth(value: str) -> Auth:
     try:
         return _AUTH_SPELLINGS[value.strip().lower()]
     except KeyError:
@@ -110,7 +111,7 @@ def _flags_profile(
         if value is not None:
             table[name] = value
     if auth is not None:
-        table["client_auth"] = _AUTH_NAMES[auth]
+        table["client_auth"] = AUTH_NAMES[auth]
     with handled():
         return Profile.from_mapping("flags", table, base_dir=Path.cwd())
     raise AssertionError("unreachable")  # pragma: no cover
@@ -137,7 +138,7 @@ def _check_flags(*, grant: Grant, client_id: str | None, key: str | None, auth: 
              "--client-secret-file PATH, --client-secret-stdin) or --key (private_key_jwt)")
 
 
-def _metadata(token: Token, now: float) -> dict[str, Any]:
+def token_metadata(token: Token, now: float) -> dict[str, Any]:
     extra = {k: v for k, v in token.extra.items()
              if not any(h in k.lower() for h in _HIDDEN_FIELDS)}
     meta: dict[str, Any] = {
@@ -158,7 +159,7 @@ def _print_token(token: Token, now: float, *, as_json: bool, show: bool) -> None
         # Only the token, so that `$(jwtbearer token ... --show-token)` is the token.
         typer.echo(token.access_token)
         return
-    meta = _metadata(token, now)
+    meta = token_metadata(token, now)
     if as_json:
         if show:
             meta = {"access_token": token.access_token, **meta}
@@ -252,8 +253,8 @@ def token_command(
     from ..profiles import load_profiles
     from ._progress import progress
     use_json(as_json)
-    the_grant = _grant(grant)
-    the_auth = None if auth is None else _auth(auth)
+    the_grant = parse_grant(grant)
+    the_auth = None if auth is None else parse_auth(auth)
     if jwt_key_file is not None:
         if key is not None:
             fail("give --key or --jwt-key-file, not both")
