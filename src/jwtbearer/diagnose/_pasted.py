@@ -132,6 +132,9 @@ def read_pasted(body: str) -> Pasted:
     if data is not None:
         pasted.fields.update(data)
         return pasted
+    if pasted.status is not None and "\n" in rest:
+        # "Error 400: invalid_grant" then the hint line TokenEndpointError adds.
+        rest = rest.splitlines()[0].strip()
     first = rest.splitlines()[0].strip() if rest else ""
     if _BARE_CODE.match(first) and first == rest:
         pasted.fields.setdefault("error", first)
