@@ -208,3 +208,36 @@ def test_no_cli_message_speaks_python(argv: list[str], tmp_path: Path) -> None:
     assert said.startswith("error:") or "error:" in said
     for word in PYTHON_WORDS:
         assert word not in said, said
+
+
+def test_the_cli_source_has_no_python_argument_in_a_message() -> None:
+    """Every string literal in jwtbearer/cli (but the rewrite table itself) is free of Python
+    call syntax, so no message can name an argument instead of a flag."""
+    import ast
+
+    import jwtbearer.cli
+    from jwtbearer.cli._wording import PYTHON_WORDS
+    folder = Path(jwtbearer.cli.__file__).parent
+    offending = []
+    for path in sorted(folder.glob("*.py")):
+        if path.name == "_wording.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                offending += [f"{path.name}:{node.lineno}: {word}" for word in PYTHON_WORDS
+                              if word in node.value]
+    assert offending == []
+
+
+def test_demo_and_serve_speak_json(tmp_path: Path) -> None:
+    demo = jb("demo", "--json", timeout=120)
+    assert demo.code == 0 and demo.json() == {"ok": True, "exit_code": 0}
+    config = tmp_path / "bad.toml"
+    config.write_text('issuer = "not a url"\n')
+    refused = jb("serve", "--config", str(config), "--json")
+    assert _error(refused, 3)["kind"] in ("ConfigurationError", "ServerConfigError")
+
+
+def test_usage_errors_are_json_too() -> None:
+    error = _error(jb("token", "--no-such-flag", "--json"), 2)
+    assert error["kind"] == "UsageError" and "--no-such-flag" in str(error["message"])
