@@ -93,6 +93,9 @@ def error_document(message: str, code: int, hint: str | None = None,
     library's attribute names (TokenEndpointError.status, .error, .error_description, .hint)."""
     from ..errors import redact
     from ._wording import shell_words
+    own_hint = getattr(exc, "hint", None)
+    if isinstance(own_hint, str):
+        hint = own_hint  # the library's TokenEndpointError.hint, not the CLI's extra lines
     message, hint = shell_words(message), None if hint is None else shell_words(hint)
     status = getattr(exc, "status", None)
     error = getattr(exc, "error", None)

@@ -97,7 +97,7 @@ def serve(
         if as_json:
             typer.echo(json_line(record))
         else:
-            console.print(request_line(record), highlight=False)
+            console.print(request_line(record), highlight=False, soft_wrap=True)
 
     def make_app() -> object:
         inner = TokenEndpoint(settings) if workers > 1 else endpoint
@@ -134,7 +134,7 @@ def _listening(console: Console, started: dict[str, object], as_json: bool) -> N
     else:
         console.print(f"listening on {started['url']} (token endpoint "
                       f"{started['token_endpoint']}), Ctrl-C to stop", highlight=False,
-                      markup=False)
+                      soft_wrap=True, markup=False)
 
 
 def _print_settings(console: Console, settings: Any, port: int) -> None:
