@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -17,7 +16,7 @@ def _error(run: Run, code: int) -> dict[str, object]:
     doc = run.json()
     assert isinstance(doc, dict) and set(doc) == {"error"}
     error = doc["error"]
-    assert isinstance(error, dict) and ERROR_KEYS <= set(error)
+    assert isinstance(error, dict) and set(error) >= ERROR_KEYS
     assert error["exit_code"] == code
     return error
 
@@ -69,7 +68,7 @@ def test_assert_inspect_and_explain(tmp_path: Path) -> None:
     assert isinstance(as_json, dict) and as_json["claims"]["sub"] == "u"
     inspected = jb("inspect", "-", "--audience", "https://login.salesforce.com",
                    stdin=signed.out)
-    assert inspected.code == 0 and "Findings" in inspected.out or "No findings" in inspected.out
+    assert (inspected.code == 0 and "Findings" in inspected.out) or "No findings" in inspected.out
     report = jb("inspect", signed.out.strip(), "--json").json()
     assert isinstance(report, dict) and report["kind"] == "assertion"
     bad_cert = tmp_path / "bad.pem"
@@ -193,9 +192,10 @@ def test_a_keyring_reference_reads_the_os_keychain(tmp_path: Path) -> None:
     ["token", "--token-url", "http://127.0.0.1:9/t", "--client-id", "c", "--key", "enc.pem"],
 ])
 def test_no_cli_message_speaks_python(argv: list[str], tmp_path: Path) -> None:
-    from jwtbearer.cli._wording import PYTHON_WORDS
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from jwtbearer.cli._wording import PYTHON_WORDS
     assert jb("keys", "create", "k").code == 0
     assert jb("keys", "create", "dup").code == 0
     pem = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(

@@ -16,7 +16,7 @@ from clihelpers import JWTBEARER, jb
 
 
 class _Busy(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("content-length", "0")))
         body = b'{"error":"temporarily_unavailable","error_description":"busy"}'
         self.send_response(503)

@@ -66,9 +66,9 @@ def _auth() -> jb.ClientSecretPost:
 def test_the_deadline_bounds_every_attempt_and_stops_retrying(silent: Silent) -> None:
     url = f"http://127.0.0.1:{silent.port}/token"
     policy = RetryPolicy(attempts=5, deadline=0.5, base_delay=0.0)
-    with jb.TokenClient(url, _auth(), timeout=30.0, retry=policy) as client:
-        with pytest.raises(TransportError) as caught:
-            client.request_token(_grant())
+    with (jb.TokenClient(url, _auth(), timeout=30.0, retry=policy) as client,
+          pytest.raises(TransportError) as caught):
+        client.request_token(_grant())
     # The first attempt's timeout shrank to the deadline: it used it all, so none followed.
     assert len(silent.accepted) == 1
     message = str(caught.value)

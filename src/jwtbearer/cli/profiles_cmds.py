@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import tomllib
 from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -49,6 +48,8 @@ def _load() -> dict[str, Profile]:
 
 def _raw_table(name: str) -> dict[str, Any]:
     """The keys written in the file for ``name`` (to tell them from defaults)."""
+    import tomllib
+
     from ..profiles import profiles_path
     try:
         with profiles_path().open("rb") as f:
