@@ -54,3 +54,20 @@ def test_a_second_server_on_the_port_gets_our_message(sf_server: Server) -> None
     assert (f"error: cannot listen on 127.0.0.1:{sf_server.port}: address already in use"
             in again.err)
     assert "Errno" not in again.err
+
+
+def test_inspect_an_issued_access_token_against_the_servers_jwks_url(sf_server: Server
+                                                                     ) -> None:
+    got = jb("token", "--client-id", "3MVG9cli", "--username", "alice@example.com",
+             "--jwt-key-file", str(sf_server.key_file), "--instance-url", sf_server.url,
+             "--show-token")
+    assert got.code == 0, got.err
+    token = got.out.strip()
+    assert token.count(".") == 2  # the reference server issues JWT access tokens (RFC 9068)
+    inspected = jb("inspect", token, "--jwks", f"{sf_server.url}/jwks")
+    assert inspected.code == 0, inspected.out
+    assert "Signature verified" in inspected.out and "An access token" in inspected.out
+    report = jb("inspect", token, "--jwks", f"{sf_server.url}/jwks", "--json").json()
+    assert isinstance(report, dict) and report["verified"] is True
+    gone = jb("inspect", token, "--jwks", "http://127.0.0.1:9/jwks", "--json")
+    assert gone.code == 5 and gone.json()["error"]["kind"] == "TransportError"  # type: ignore[index]

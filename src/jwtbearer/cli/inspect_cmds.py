@@ -133,6 +133,7 @@ def inspect_command(
     token_url: Annotated[str | None, typer.Option(
         help="Token endpoint the assertion is for; aud must match it or its issuer.")] = None,
     audience: Annotated[str | None, typer.Option(
+        "--audience", "--aud",
         help="The aud the server expects (e.g. https://login.salesforce.com).")] = None,
     key: Annotated[str | None, typer.Option(
         help="Verify with this key (key-store name or key file).")] = None,

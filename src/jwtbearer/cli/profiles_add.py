@@ -10,7 +10,19 @@ from typing import Annotated, Any
 import typer
 
 from ._common import escape, fail, handled, out, print_json, use_json
-from .token_cmds import AUTH_NAMES, Grant, parse_auth, parse_grant
+from .token_cmds import (
+    AUTH_NAMES,
+    AuthOption,
+    ClientIdOption,
+    Grant,
+    GrantOption,
+    JwtKeyFileOption,
+    KeyOption,
+    SandboxOption,
+    SubjectOption,
+    parse_auth,
+    parse_grant,
+)
 
 __all__ = ["add_profile", "toml_table"]
 
@@ -56,23 +68,16 @@ def add_profile(
     instance_url: Annotated[str | None, typer.Option(
         help="Salesforce login or My Domain URL (token URL = it + /services/oauth2/token).")
     ] = None,
-    sandbox: Annotated[bool, typer.Option(
-        "--sandbox", help="Salesforce sandbox: test.salesforce.com and its aud.")] = False,
-    grant: Annotated[str, typer.Option(
-        metavar="GRANT", help="jwt-bearer or client-credentials.")] = "jwt-bearer",
-    client_id: Annotated[str | None, typer.Option(
-        "--client-id", "--iss", help="Client id (for jwt-bearer: the assertion's iss).")] = None,
-    subject: Annotated[str | None, typer.Option(
-        "--subject", "--sub", "--username", help="jwt-bearer: the assertion's sub.")] = None,
+    sandbox: SandboxOption = False,
+    grant: GrantOption = "jwt-bearer",
+    client_id: ClientIdOption = None,
+    subject: SubjectOption = None,
     audience: Annotated[str | None, typer.Option(
         "--audience", "--aud", help="The assertion's aud (default: from the token URL).")
     ] = None,
-    key: Annotated[str | None, typer.Option(
-        help="Signing key: a key-store name or a key file.")] = None,
-    jwt_key_file: Annotated[Path | None, typer.Option(
-        metavar="PATH", help="The private key file.")] = None,
-    auth: Annotated[str | None, typer.Option(
-        metavar="METHOD", help="none, basic, post, jwt or private-key-jwt.")] = None,
+    key: KeyOption = None,
+    jwt_key_file: JwtKeyFileOption = None,
+    auth: AuthOption = None,
     client_secret_env: Annotated[str | None, typer.Option(
         metavar="VAR", help="The client secret is in this environment variable.")] = None,
     client_secret_file: Annotated[Path | None, typer.Option(

@@ -28,8 +28,22 @@ if TYPE_CHECKING:
     from ..profiles import Profile
     from ..token import Token
 
-__all__ = ["AUTH_NAMES", "Auth", "Grant", "parse_auth", "parse_grant", "register",
-           "token_metadata"]
+__all__ = [
+    "AUTH_NAMES",
+    "Auth",
+    "AuthOption",
+    "ClientIdOption",
+    "Grant",
+    "GrantOption",
+    "JwtKeyFileOption",
+    "KeyOption",
+    "SandboxOption",
+    "SubjectOption",
+    "parse_auth",
+    "parse_grant",
+    "register",
+    "token_metadata",
+]
 
 
 class Grant(StrEnum):
@@ -84,6 +98,26 @@ def parse_auth(value: str) -> Auth:
             "private-key-jwt (or their names client_secret_basic, client_secret_post, "
             "client_secret_jwt, private_key_jwt)") from None
 
+
+# The connection flags `token` and `profiles add` share, spelled once.
+SandboxOption = Annotated[bool, typer.Option(
+    "--sandbox", help="Salesforce sandbox: test.salesforce.com, and aud to match.")]
+GrantOption = Annotated[str, typer.Option(
+    metavar="GRANT", help="jwt-bearer or client-credentials (client_credentials works too).")]
+ClientIdOption = Annotated[str | None, typer.Option(
+    "--client-id", "--iss", help="Client id (for jwt-bearer: the assertion's iss).")]
+SubjectOption = Annotated[str | None, typer.Option(
+    "--subject", "--sub", "--username",
+    help="jwt-bearer: the assertion's sub (e.g. the username).")]
+KeyOption = Annotated[str | None, typer.Option(
+    help="Signing key: a key-store name or a key file.")]
+JwtKeyFileOption = Annotated[Path | None, typer.Option(
+    metavar="PATH", help="The private key file (as `sf org login jwt` takes it).")]
+AuthOption = Annotated[str | None, typer.Option(
+    metavar="METHOD",
+    help="Client authentication: none, basic, post, jwt, private-key-jwt (or the registry "
+    "names client_secret_basic, ...; default: none for jwt-bearer; basic with a secret, "
+    "private-key-jwt with a key for client-credentials).")]
 
 # Response fields that are credentials, or derived from them, and so never printed.
 _HIDDEN_FIELDS = ("token", "secret", "signature", "password", "assertion")
@@ -191,28 +225,17 @@ def token_command(
         help="Salesforce login or My Domain URL, as `sf org login jwt` takes it (default "
         "https://login.salesforce.com, or https://test.salesforce.com with --sandbox).")
     ] = None,
-    sandbox: Annotated[bool, typer.Option(
-        "--sandbox", help="Salesforce sandbox: test.salesforce.com, and aud to match.")] = False,
-    grant: Annotated[str, typer.Option(
-        metavar="GRANT", help="jwt-bearer or client-credentials.")] = "jwt-bearer",
-    client_id: Annotated[str | None, typer.Option(
-        "--client-id", "--iss", help="Client id (for jwt-bearer: the assertion's iss).")] = None,
-    subject: Annotated[str | None, typer.Option(
-        "--subject", "--sub", "--username",
-        help="jwt-bearer: the assertion's sub (e.g. the username).")] = None,
+    sandbox: SandboxOption = False,
+    grant: GrantOption = "jwt-bearer",
+    client_id: ClientIdOption = None,
+    subject: SubjectOption = None,
     audience: Annotated[str | None, typer.Option(
         "--audience", "--aud", help="jwt-bearer: the assertion's aud (default: the token URL; "
         "for Salesforce https://login.salesforce.com, or https://test.salesforce.com for a "
         "sandbox); client-credentials: the audience parameter.")] = None,
-    key: Annotated[str | None, typer.Option(
-        help="Signing key: a key-store name or a key file.")] = None,
-    jwt_key_file: Annotated[Path | None, typer.Option(
-        metavar="PATH", help="The private key file (as `sf org login jwt` takes it).")] = None,
-    auth: Annotated[str | None, typer.Option(
-        metavar="METHOD",
-        help="Client authentication: none, basic, post, jwt, private-key-jwt (default: none "
-        "for jwt-bearer; basic with a secret, private-key-jwt with a key for "
-        "client-credentials).")] = None,
+    key: KeyOption = None,
+    jwt_key_file: JwtKeyFileOption = None,
+    auth: AuthOption = None,
     client_secret_env: Annotated[str | None, typer.Option(
         metavar="VAR", help="Read the client secret from this environment variable.")] = None,
     client_secret_file: Annotated[Path | None, typer.Option(
