@@ -134,9 +134,12 @@ def show_profile(name: Annotated[str, typer.Argument(help="The profile's name.")
 def _check_one(prof: Profile) -> dict[str, Any]:
     from ..client.protocol import RetryPolicy
     from ..errors import JWTBearerError
+    from ..lifecycle.stores import MemoryStore
     from .token_cmds import token_metadata
     try:
-        token = prof.source(timeout=10.0, retry=RetryPolicy(attempts=2, deadline=20.0)).token()
+        # A fresh request, not the cached token: the check is that the profile still works.
+        token = prof.source(timeout=10.0, retry=RetryPolicy(attempts=2, deadline=20.0),
+                            store=MemoryStore()).token()
     except JWTBearerError as exc:
         first, _, rest = str(exc).partition("\n")
         hint = getattr(exc, "hint", None) or rest or None
