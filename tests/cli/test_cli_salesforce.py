@@ -71,3 +71,21 @@ def test_inspect_an_issued_access_token_against_the_servers_jwks_url(sf_server: 
     assert isinstance(report, dict) and report["verified"] is True
     gone = jb("inspect", token, "--jwks", "http://127.0.0.1:9/jwks", "--json")
     assert gone.code == 5 and gone.json()["error"]["kind"] == "TransportError"  # type: ignore[index]
+
+
+def test_profiles_add_then_check_gets_a_token(sf_server: Server) -> None:
+    added = jb("profiles", "add", "local", "--client-id", "3MVG9cli", "--username",
+               "alice@example.com", "--jwt-key-file", str(sf_server.key_file),
+               "--instance-url", sf_server.url)
+    assert added.code == 0, added.err
+    checked = jb("profiles", "check", "local")
+    assert checked.code == 0, checked.out
+    assert checked.out.split()[:4] == ["local", "ok", "Bearer", "token,"]
+    as_json = jb("profiles", "check", "--json").json()
+    assert isinstance(as_json, list) and len(as_json) == 1
+    result = as_json[0]
+    assert result["profile"] == "local" and result["ok"] is True
+    assert result["token"]["extra"]["instance_url"] == sf_server.url
+    assert "access_token" not in result["token"]
+    token = jb("token", "-p", "local", "--json").json()
+    assert isinstance(token, dict) and token["token_type"] == "Bearer"
