@@ -9,6 +9,7 @@ for what it touches). The layers, top-down:
 - ``jwtbearer.client``: client authentication, grants, the sans-I/O protocol, the token
   clients and the Apex ``Auth.JWTBearerTokenExchange``;
 - ``jwtbearer.lifecycle``: caching, token stores, ``BearerAuth``;
+- ``jwtbearer.signers``: keys on a PKCS#11 token, in AWS KMS or behind any signing function;
 - ``jwtbearer.profiles`` and ``jwtbearer.diagnose``;
 - ``jwtbearer.testing`` (mock token endpoint, fake clock, pytest fixtures) and
   ``jwtbearer.server`` (the reference token endpoint, extra ``server``), imported on their own.
@@ -26,28 +27,18 @@ if TYPE_CHECKING:
     # Tokens and where they come from
     from .token import AsyncTokenSource, Token, TokenSource
 
-    # Errors (the tree is drawn in jwtbearer.errors)
+    # Errors (the tree is drawn in jwtbearer.errors; the rarer RFC 6749 codes are imported from
+    # there)
     from .errors import (
         ConfigurationError,
         InvalidClient,
         InvalidGrant,
-        InvalidRequest,
-        InvalidScope,
-        InvalidTarget,
-        JWSError,
         JWTBearerError,
         JWTBearerTokenExchangeException,
         KeyLoadError,
-        RateLimited,
         ResponseFormatError,
-        ServerError,
-        StoreError,
-        TemporarilyUnavailable,
         TokenEndpointError,
         TransportError,
-        UnauthorizedClient,
-        UnexpectedRedirect,
-        UnsupportedGrantType,
     )
 
     # Keys and Apex Auth.JWT / Auth.JWS
@@ -67,9 +58,25 @@ if TYPE_CHECKING:
     from .client import AsyncTokenClient, RetryPolicy, TokenClient
     from .client import AsyncJWTBearerTokenExchange, JWTBearerTokenExchange
 
+    # Token exchange (RFC 8693); workload identity: the platform's JWT as client assertion
+    from .client.token_exchange import TokenExchange
+    from .client.workload import ClientAssertionFile, GitHubActionsOIDC
+
+    # Keys that never leave a PKCS#11 token, AWS KMS or any signing function
+    from .jose.signer import Signer
+    from .signers import AwsKmsSigner, CallableSigner, Pkcs11Signer
+
     # Reuse until shortly before expiry; stores for a process, a machine, a fleet; httpx/requests
     from .lifecycle import AsyncCachedSource, BearerAuth, CachedSource
     from .lifecycle import MemoryStore, RedisStore, SQLiteStore
+
+    # Authorization server metadata (RFC 8414, OpenID Connect Discovery)
+    from .client import adiscover, discover, ServerMetadata
+    from .errors import DiscoveryError
+
+    # Validating incoming JWTs (a resource server's side; Apex Auth.JWTUtil)
+    from .validation import JWTUtil, JWTValidator, ValidatedJWT
+    from .errors import InvalidToken, JWTValidationException
 
     # Named credentials from TOML; inspect an assertion, explain an error
     from .profiles import profile
@@ -82,12 +89,10 @@ _HOMES = {
     **dict.fromkeys(("AsyncTokenSource", "Token", "TokenSource"), ".token"),
     **dict.fromkeys(
         (
-            "ConfigurationError", "InvalidClient", "InvalidGrant", "InvalidRequest",
-            "InvalidScope", "InvalidTarget", "JWSError", "JWTBearerError",
-            "JWTBearerTokenExchangeException", "KeyLoadError", "RateLimited",
-            "ResponseFormatError", "ServerError", "StoreError", "TemporarilyUnavailable",
-            "TokenEndpointError", "TransportError", "UnauthorizedClient", "UnexpectedRedirect",
-            "UnsupportedGrantType",
+            "ConfigurationError", "InvalidClient", "InvalidGrant", "JWTBearerError",
+            "JWTBearerTokenExchangeException", "KeyLoadError", "ResponseFormatError",
+            "TokenEndpointError", "TransportError", "DiscoveryError", "InvalidToken",
+            "JWTValidationException",
         ),
         ".errors",
     ),
@@ -105,9 +110,17 @@ _HOMES = {
     ),
     **dict.fromkeys(("AsyncTokenClient", "TokenClient"), ".client.token_client"),
     "RetryPolicy": ".client.protocol",
+    **dict.fromkeys(("ServerMetadata", "adiscover", "discover"), ".client.discovery"),
+    **dict.fromkeys(("JWTUtil", "JWTValidator", "ValidatedJWT"), ".validation"),
     **dict.fromkeys(
         ("AsyncJWTBearerTokenExchange", "JWTBearerTokenExchange"), ".client.exchange"
     ),
+    "TokenExchange": ".client.token_exchange",
+    **dict.fromkeys(("ClientAssertionFile", "GitHubActionsOIDC"), ".client.workload"),
+    "Signer": ".jose.signer",
+    "CallableSigner": ".signers.callable",
+    "Pkcs11Signer": ".signers.pkcs11",
+    "AwsKmsSigner": ".signers.aws_kms",
     **dict.fromkeys(("AsyncCachedSource", "CachedSource"), ".lifecycle.caching"),
     "BearerAuth": ".lifecycle.httpauth",
     "MemoryStore": ".lifecycle.stores.memory",
@@ -118,8 +131,8 @@ _HOMES = {
 }
 #: The layers, reachable as attributes too (``jwtbearer.jose.verify_compact``).
 _SUBMODULES = frozenset({
-    "cli", "client", "demo", "diagnose", "errors", "jose", "lifecycle", "oauth", "profiles",
-    "server", "testing", "token",
+    "cli", "client", "demo", "diagnose", "errors", "integrations", "jose", "lifecycle", "oauth",
+    "profiles", "server", "signers", "testing", "token", "validation",
 })
 
 __all__ = [
@@ -131,46 +144,51 @@ __all__ = [
     "AsyncTokenClient",
     "AsyncTokenSource",
     "AuthorizationCode",
+    "AwsKmsSigner",
     "BearerAuth",
     "CachedSource",
+    "CallableSigner",
+    "ClientAssertionFile",
     "ClientCredentials",
     "ClientSecretBasic",
     "ClientSecretJWT",
     "ClientSecretPost",
     "ConfigurationError",
+    "DiscoveryError",
+    "GitHubActionsOIDC",
     "InvalidClient",
     "InvalidGrant",
-    "InvalidRequest",
-    "InvalidScope",
-    "InvalidTarget",
-    "JWSError",
+    "InvalidToken",
     "JWTBearer",
     "JWTBearerError",
     "JWTBearerTokenExchange",
     "JWTBearerTokenExchangeException",
+    "JWTUtil",
+    "JWTValidationException",
+    "JWTValidator",
     "KeyLoadError",
     "KeyStore",
     "MemoryStore",
     "NoClientAuth",
+    "Pkcs11Signer",
     "PrivateKeyJWT",
-    "RateLimited",
     "RedisStore",
     "RefreshToken",
     "ResponseFormatError",
     "RetryPolicy",
     "SQLiteStore",
-    "ServerError",
+    "ServerMetadata",
+    "Signer",
     "SigningKey",
-    "StoreError",
-    "TemporarilyUnavailable",
     "Token",
     "TokenClient",
     "TokenEndpointError",
+    "TokenExchange",
     "TokenSource",
     "TransportError",
-    "UnauthorizedClient",
-    "UnexpectedRedirect",
-    "UnsupportedGrantType",
+    "ValidatedJWT",
+    "adiscover",
+    "discover",
     "explain_error",
     "inspect_assertion",
     "profile",

@@ -1,17 +1,20 @@
 """One of each small helper: the home directory, the atomic private write, secret references
-(``env:NAME`` / ``file:PATH`` / ``keyring:SERVICE/NAME``) and store keys. Plain names behind
-the packages that use them."""
+(``env:NAME`` / ``file:PATH`` / ``keyring:SERVICE/NAME``), store keys, and URLs with their
+passwords redacted (Redis, proxy and token URLs in reprs, logs, errors and CLI output). Plain
+names behind the packages that use them."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
 from .errors import ConfigurationError
 
 __all__ = [
+    "REDACTED",
     "SECRET_FORMS",
     "SECRET_REFERENCES",
     "home",
@@ -19,6 +22,7 @@ __all__ = [
     "read_env",
     "read_keyring",
     "read_secret_file",
+    "redact_url",
     "resolve_secret",
     "write_file",
 ]
@@ -89,8 +93,9 @@ def read_secret_file(path: Path) -> str:
     """A secret kept in a file: its text without the final newline, never empty."""
     try:
         value = path.read_text(encoding="utf-8").rstrip("\r\n")
-    except OSError as exc:
-        raise ConfigurationError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except (OSError, ValueError) as exc:  # ValueError: not UTF-8, or a NUL byte in the name
+        reason = getattr(exc, "strerror", None) or exc
+        raise ConfigurationError(f"cannot read {path}: {reason}") from None
     if not value:
         raise ConfigurationError(f"{path} is empty")
     return value
@@ -139,3 +144,38 @@ def read_keyring(target: str) -> str:
             f"the OS keychain holds no secret for service {service!r}, name {name!r}; store "
             f"it with `keyring set {service} {name}`")
     return value
+
+
+#: What :func:`redact_url` puts in place of a URL's password.
+REDACTED = "[redacted]"
+
+# scheme://authority; the authority ends at the first "/", "?", "#" or white space.
+_AUTHORITY = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)([^/?#\s]*)")
+# A query or fragment parameter whose name says it is a credential.
+_SECRET_PARAM = re.compile(
+    r"(?i)([?&;#](?:[^=&;#\s]*(?:pass|pwd|secret|token|auth|key|sig|credential)[^=&;#\s]*)=)"
+    r"[^&;#\s]*"
+)
+
+
+def _authority(match: re.Match[str]) -> str:
+    scheme, authority = match.group(1), match.group(2)
+    userinfo, at, host = authority.rpartition("@")
+    if not at:
+        return match.group(0)
+    user, colon, _password = userinfo.partition(":")
+    return f"{scheme}{user}{':' + REDACTED if colon else ''}@{host}"
+
+
+def redact_url(text: str) -> str:
+    """``text`` with the password of every URL in it replaced by ``[redacted]``.
+
+    The user name and the host stay (they say which account and which server); the password
+    after ``user:`` in the userinfo goes, and so does the value of any query parameter named
+    like a credential (``password``, ``token``, ``secret``, ``key``, ``auth``, ``sig``...).
+    Works on a bare URL or on a message that contains URLs; never raises.
+    """
+    if "://" not in text and "=" not in text:
+        return text
+    return _SECRET_PARAM.sub(rf"\g<1>{REDACTED}", _AUTHORITY.sub(_authority, text))
+

@@ -4,6 +4,7 @@
 
     JWTBearerError                      root: catch this to catch everything below
     ├── ConfigurationError              bad arguments or settings (also a ValueError)
+    │   └── DiscoveryError              server metadata missing, malformed or for another issuer
     ├── KeyLoadError                    a key or certificate could not be read or is refused
     ├── JWSError                        a compact JWS is malformed or does not verify
     ├── TransportError                  timeout, refused/reset connection, TLS, broken HTTP
@@ -11,18 +12,29 @@
     │   └── StoreLockTimeout            the refresh lock stayed taken too long
     ├── ResponseFormatError             the endpoint answered, but not with a usable token
     │   └── UnexpectedRedirect          a 3xx from a token endpoint (never followed)
-    └── TokenEndpointError              an error answer (RFC 6749 §5.2); Apex name:
-        │                               JWTBearerTokenExchangeException
-        ├── InvalidRequest              invalid_request
-        ├── InvalidClient               invalid_client
-        ├── InvalidGrant                invalid_grant
-        ├── UnauthorizedClient          unauthorized_client
-        ├── UnsupportedGrantType        unsupported_grant_type
-        ├── InvalidScope                invalid_scope
-        ├── InvalidTarget               invalid_target (RFC 8707)
-        ├── ServerError                 server_error, or any 5xx
-        ├── TemporarilyUnavailable      temporarily_unavailable
-        └── RateLimited                 HTTP 429 (``retry_after`` in seconds when known)
+    ├── TokenEndpointError              an error answer (RFC 6749 §5.2); Apex name:
+    │   │                               JWTBearerTokenExchangeException
+    │   ├── InvalidRequest              invalid_request
+    │   ├── InvalidClient               invalid_client
+    │   ├── InvalidGrant                invalid_grant
+    │   ├── UnauthorizedClient          unauthorized_client
+    │   ├── UnsupportedGrantType        unsupported_grant_type
+    │   ├── InvalidScope                invalid_scope
+    │   ├── InvalidTarget               invalid_target (RFC 8707)
+    │   ├── ServerError                 server_error, or any 5xx
+    │   ├── TemporarilyUnavailable      temporarily_unavailable
+    │   └── RateLimited                 HTTP 429 (``retry_after`` in seconds when known)
+    └── InvalidToken                    an incoming JWT is refused; Apex name:
+        │                               JWTValidationException
+        ├── MalformedToken              not a compact JWS of JSON objects
+        ├── InvalidSignature            bad signature, or an algorithm/header that is refused
+        ├── UnknownKey                  no key of the issuer's JWKS has the token's kid
+        ├── MissingClaim                a required claim is absent
+        ├── ExpiredToken                exp is past (leeway included)
+        ├── TokenNotYetValid            nbf or iat is in the future
+        ├── InvalidIssuer               iss is not the expected issuer
+        ├── InvalidAudience             aud does not contain the expected audience
+        └── InvalidTokenType            the typ header is not the expected one (RFC 9068: at+jwt)
 
 Messages say what was wrong and what to check. None of them ever holds a client secret, a
 private key, an access or refresh token, or an assertion's signature.
@@ -36,15 +48,25 @@ from ._hints import CODE_HINTS, hint_for
 
 __all__ = [
     "ConfigurationError",
+    "DiscoveryError",
+    "ExpiredToken",
+    "InvalidAudience",
     "InvalidClient",
     "InvalidGrant",
+    "InvalidIssuer",
     "InvalidRequest",
     "InvalidScope",
+    "InvalidSignature",
     "InvalidTarget",
+    "InvalidToken",
+    "InvalidTokenType",
     "JWSError",
     "JWTBearerError",
     "JWTBearerTokenExchangeException",
+    "JWTValidationException",
     "KeyLoadError",
+    "MalformedToken",
+    "MissingClaim",
     "RateLimited",
     "ResponseFormatError",
     "ServerError",
@@ -52,9 +74,11 @@ __all__ = [
     "StoreLockTimeout",
     "TemporarilyUnavailable",
     "TokenEndpointError",
+    "TokenNotYetValid",
     "TransportError",
     "UnauthorizedClient",
     "UnexpectedRedirect",
+    "UnknownKey",
     "UnsupportedGrantType",
     "error_class_for",
     "redact",
@@ -82,7 +106,6 @@ def redact(text: str) -> str:
     text = _JWT_RE.sub(lambda m: f"{m.group(1)}.{m.group(2)}.<signature removed>", text)
     return _SECRET_FIELD_RE.sub(lambda m: f"{m.group(1)}<redacted>", text)
 
-
 class JWTBearerError(Exception):
     """Root of every jwtbearer exception: ``except jb.JWTBearerError`` catches them all.
 
@@ -95,6 +118,14 @@ class ConfigurationError(JWTBearerError, ValueError):
     """An argument or a setting is wrong; the message names it and what it should be.
 
     Also a :class:`ValueError`, so code written for plain Python argument errors catches it.
+    """
+
+
+class DiscoveryError(ConfigurationError):
+    """Authorization server metadata (RFC 8414, OpenID Connect Discovery) could not be used.
+
+    Not found at either well-known URL, not a JSON object, lacking a required member, or naming
+    another issuer than the one asked for (RFC 8414 §3.3: such a document must not be used).
     """
 
 
@@ -272,3 +303,65 @@ def error_class_for(status: int, error: str | None) -> type[TokenEndpointError]:
     if status >= 500:
         return ServerError
     return TokenEndpointError
+
+
+class InvalidToken(JWTBearerError):
+    """An incoming JWT is refused (:class:`~jwtbearer.JWTValidator`, :class:`~jwtbearer.JWTUtil`).
+
+    ``claim`` names the claim or header that failed (None for the signature or the format),
+    ``expected`` and ``actual`` the two values compared (``actual`` is None when absent).
+    ``reason`` is the one-line text a resource server may send back as the RFC 6750
+    ``error_description``; it never holds the token. Apex name: ``JWTValidationException``.
+    """
+
+    def __init__(self, reason: str, *, claim: str | None = None, expected: object = None,
+                 actual: object = None) -> None:
+        self.reason = redact(reason)
+        self.claim = claim
+        self.expected = expected
+        self.actual = actual
+        super().__init__(self.reason)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.reason!r}, claim={self.claim!r})"
+
+
+#: The name Apex gives the same exception (``Auth.JWTValidationException``).
+JWTValidationException = InvalidToken
+
+
+class MalformedToken(InvalidToken):
+    """Not a compact JWS (RFC 7515 §7.1) whose header and payload are JSON objects."""
+
+
+class InvalidSignature(InvalidToken):
+    """The signature does not verify, or the header asks for something refused: ``alg`` other
+    than the key's, ``none``, ``jku``/``x5u``/``jwk``/``x5c`` or ``crit`` (RFC 8725 §3.1-§3.2)."""
+
+
+class UnknownKey(InvalidToken):
+    """The token's ``kid`` is in none of the keys, even after refetching the JWKS."""
+
+
+class MissingClaim(InvalidToken):
+    """A required claim (``exp`` by default) is absent (RFC 7519 §4.1)."""
+
+
+class ExpiredToken(InvalidToken):
+    """``exp`` is in the past, beyond the leeway (RFC 7519 §4.1.4)."""
+
+
+class TokenNotYetValid(InvalidToken):
+    """``nbf`` (RFC 7519 §4.1.5) or ``iat`` is in the future, beyond the leeway."""
+
+
+class InvalidIssuer(InvalidToken):
+    """``iss`` is not the expected issuer (RFC 7519 §4.1.1, RFC 9068 §4)."""
+
+
+class InvalidAudience(InvalidToken):
+    """``aud`` is not, and does not contain, the expected audience (RFC 7519 §4.1.3)."""
+
+
+class InvalidTokenType(InvalidToken):
+    """The ``typ`` header is not the one required (RFC 9068 §2.1: ``at+jwt``; RFC 8725 §3.11)."""

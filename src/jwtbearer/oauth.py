@@ -1,6 +1,7 @@
 """The shared OAuth vocabulary: the names client and server must spell the same way.
 
-Grant types (RFC 6749 §4, RFC 7523 §2.1), the JWT client assertion type (RFC 7523 §2.2), the
+Grant types (RFC 6749 §4, RFC 7523 §2.1, RFC 8693 §2.1), token type identifiers (RFC 8693
+§3), the JWT client assertion type (RFC 7523 §2.2), the
 token endpoint authentication methods (IANA "OAuth Token Endpoint Authentication Methods",
 RFC 7591 §2) and the bounds of a NumericDate (RFC 7519 §2). The client (``jwtbearer.client``),
 the reference server (``jwtbearer.server``), the profiles and the diagnostics import them from
@@ -10,17 +11,24 @@ here; nothing here imports anything.
 from __future__ import annotations
 
 __all__ = [
+    "ACCESS_TOKEN_TYPE",
     "AUTHORIZATION_CODE_GRANT",
     "AUTH_METHODS",
     "CLIENT_ASSERTION_TYPE",
     "CLIENT_CREDENTIALS_GRANT",
+    "ID_TOKEN_TYPE",
     "JWT_BEARER_GRANT",
+    "JWT_TOKEN_TYPE",
     "MAX_NUMERIC_DATE",
     "MS_THRESHOLD",
     "REFRESH_TOKEN_GRANT",
+    "REFRESH_TOKEN_TYPE",
     "SALESFORCE_LOGIN",
     "SALESFORCE_SANDBOX_LOGIN",
+    "SAML1_TOKEN_TYPE",
+    "SAML2_TOKEN_TYPE",
     "SECRET_AUTH_METHODS",
+    "TOKEN_EXCHANGE_GRANT",
     "default_assertion_audience",
     "is_salesforce_sandbox",
 ]
@@ -33,6 +41,16 @@ CLIENT_CREDENTIALS_GRANT = "client_credentials"
 AUTHORIZATION_CODE_GRANT = "authorization_code"
 #: RFC 6749 §6.
 REFRESH_TOKEN_GRANT = "refresh_token"
+#: Token exchange (RFC 8693 §2.1).
+TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
+
+#: Token type identifiers (RFC 8693 §3).
+ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
+REFRESH_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:refresh_token"
+ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"
+JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt"
+SAML1_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:saml1"
+SAML2_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:saml2"
 
 #: ``client_assertion_type`` of a JWT client assertion (RFC 7523 §2.2).
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"

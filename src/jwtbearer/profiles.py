@@ -12,6 +12,9 @@ a token::
     audience = "https://login.salesforce.com"
     key = "salesforce-prod"              # a key-store name, or a path to a key file
 
+``issuer = "https://..."`` may replace ``token_url``: the token endpoint then comes from the
+issuer's metadata (:func:`jwtbearer.discover`), and the issuer is the default ``aud``.
+
 Secrets never sit in the file: ``client_secret`` (and ``key_password``) must be
 ``"env:VARIABLE"``, ``"file:/path/to/secret"`` or ``"keyring:SERVICE/NAME"`` (the OS keychain,
 with the ``keyring`` extra); a literal value is refused with an error that
@@ -30,7 +33,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from ._util import SECRET_FORMS, SECRET_REFERENCES, home, resolve_secret
+from ._util import SECRET_FORMS, SECRET_REFERENCES, home, redact_url, resolve_secret
 from .client.client_auth import (
     ClientAuth,
     ClientSecretBasic,
@@ -42,13 +45,16 @@ from .client.client_auth import (
 from .client.grants import ClientCredentials, JWTBearer
 from .client.protocol import RetryPolicy
 from .client.token_client import TokenClient
+from .client.workload import check_client_assertion, workload_auth
 from .errors import ConfigurationError
 from .jose.assertion import JWT
 from .jose.keys import SigningKey
 from .jose.keystore import default_key_store, looks_like_key_file
+from .jose.signer import Signer
 from .lifecycle.caching import CachedSource
 from .lifecycle.stores import MemoryStore, RedisStore, SQLiteStore, TokenStore
 from .oauth import AUTH_METHODS, SECRET_AUTH_METHODS, default_assertion_audience
+from .signers import is_signer_reference, signer_from_reference
 from .token import Clock
 
 __all__ = [
@@ -87,7 +93,11 @@ class Profile:
     name: str
     origin: str
     """Where the profile came from (the file path, or ``command line``)."""
-    token_url: str
+    token_url: str | None = None
+    """The token endpoint; or give ``issuer`` and it comes from the issuer's metadata."""
+    issuer: str | None = None
+    """The authorization server's issuer (RFC 8414): discovery finds the token endpoint, and
+    the issuer is the assertion's default ``aud`` (draft-ietf-oauth-rfc7523bis)."""
     grant: str = "jwt-bearer"
     client_id: str | None = None
     subject: str | None = None
@@ -99,6 +109,10 @@ class Profile:
     key_password: str | None = None
     client_auth: str = "none"
     client_secret: str | None = None
+    client_assertion: str | None = None
+    """The platform's JWT as client assertion: ``"file:PATH"`` (a Kubernetes projected
+    token), ``"azure"`` (Entra ID workload identity) or ``"github-actions[:AUDIENCE]"`` (the
+    OIDC token's audience, default the token URL; Entra ID: ``api://AzureADTokenExchange``)."""
     scope: str | None = None
     lifetime: int = 300
     refresh_before: float = 60.0
@@ -106,6 +120,15 @@ class Profile:
     allow_insecure_http: bool = False
     base_dir: Path | None = None
     """Relative ``key`` and ``file:`` paths are resolved from here (the file's folder)."""
+
+    def __repr__(self) -> str:
+        # A Redis or token URL may carry a password (redis://:PASSWORD@host): never shown.
+        parts = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            shown = redact_url(value) if isinstance(value, str) else value
+            parts.append(f"{f.name}={shown!r}")
+        return f"Profile({', '.join(parts)})"
 
     @classmethod
     def from_mapping(
@@ -128,8 +151,8 @@ class Profile:
         values: dict[str, Any] = {}
         for key, value in table.items():
             values[key] = _check_type(where, key, value)
-        if "token_url" not in values:
-            raise ConfigurationError(f"{where}: token_url is required")
+        if ("token_url" in values) == ("issuer" in values):
+            raise ConfigurationError(f"{where}: token_url (or issuer) is required, one of them")
         grant = values.get("grant", "jwt-bearer")
         if grant not in GRANTS:
             raise ConfigurationError(f"{where}: grant must be one of {', '.join(GRANTS)}, "
@@ -146,10 +169,14 @@ class Profile:
                     f"{where}: {secret_key} holds a literal value; secrets do not belong in the "
                     f"profiles file: give it as {SECRET_FORMS} instead"
                 )
+        if values.get("client_assertion") is not None:
+            check_client_assertion(where, values["client_assertion"], auth)
+            auth = "none"  # the assertion is the client authentication
         _check_requirements(where, grant, auth, values)
         if not str(values.get("cache", "sqlite")).startswith(("memory", "sqlite", "redis")):
             raise ConfigurationError(f'{where}: cache must be "memory", "sqlite", '
-                                     f'"sqlite:PATH" or a redis:// URL, not {values["cache"]!r}')
+                                     f'"sqlite:PATH" or a redis:// URL, not '
+                                     f'{redact_url(str(values["cache"]))!r}')
         lifetime = values.get("lifetime", 300)
         if lifetime <= 0 or lifetime > 3600:
             raise ConfigurationError(f"{where}: lifetime is seconds between 1 and 3600, not "
@@ -174,10 +201,15 @@ class Profile:
         except ConfigurationError as exc:
             raise ConfigurationError(f"{self.where}: {what} = {reference!r}: {exc}") from None
 
-    def signing_key(self) -> SigningKey:
-        """The profile's key: a key-store name, or a key file (relative to the profiles file)."""
+    def signing_key(self) -> SigningKey | Signer:
+        """The profile's key: a key-store name, a key file (relative to the profiles file), a
+        ``pkcs11:`` URI (PIN from ``key_password``) or a KMS key (``aws-kms:ID``, an ARN)."""
         if self.key is None:
             raise ConfigurationError(f"{self.where}: key is required for this profile")
+        if is_signer_reference(self.key):
+            pin = self.resolve_secret(self.key_password, "key_password") if self.key_password \
+                else None
+            return signer_from_reference(self.key, pin=pin)
         if not looks_like_key_file(self.key):
             return default_key_store().get(self.key)
         password = (
@@ -192,7 +224,11 @@ class Profile:
         (the command line passes a secret read from stdin this way)."""
         auth: ClientAuth
         client_id = self.client_id or ""
-        if self.client_auth in _NEEDS_SECRET:
+        if self.client_assertion is not None:
+            auth = workload_auth(self.client_assertion, client_id=self.client_id,
+                                 token_url=self.token_url or self.issuer or "",
+                                 base_dir=self.base_dir)
+        elif self.client_auth in _NEEDS_SECRET:
             secret = client_secret
             if secret is None:
                 if self.client_secret is None:
@@ -211,6 +247,12 @@ class Profile:
         else:
             # Salesforce's JWT bearer grant identifies the client by the assertion's iss alone.
             auth = NoClientAuth(self.client_id if self.grant == "client-credentials" else None)
+        if self.issuer is not None:
+            return TokenClient.from_issuer(self.issuer, auth,
+                                           allow_insecure_http=self.allow_insecure_http,
+                                           clock=clock, retry=retry,
+                                           timeout=10.0 if timeout is None else timeout)
+        assert self.token_url is not None
         return TokenClient(
             self.token_url, auth=auth, allow_insecure_http=self.allow_insecure_http, clock=clock,
             retry=retry, timeout=10.0 if timeout is None else timeout,
@@ -224,7 +266,7 @@ class Profile:
         jwt = JWT(
             iss=self.client_id,
             sub=self.subject,
-            aud=self.audience or default_assertion_audience(self.token_url),
+            aud=self.audience or self.issuer or default_assertion_audience(self.token_url or ""),
             validity_length=self.lifetime,
         )
         return JWTBearer(jwt, key=self.signing_key(), scope=self.scope)

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
 
+from .errors import ConfigurationError
+
 __all__ = [
     "AsyncTokenSource",
     "Clock",
@@ -68,8 +70,20 @@ class Token:
         return self.expires_at is None or now + leeway < self.expires_at
 
     @property
+    def issued_token_type(self) -> str | None:
+        """What a token exchange issued (RFC 8693 §2.2.1), e.g.
+        ``urn:ietf:params:oauth:token-type:access_token``; None for other grants."""
+        value = self.extra.get("issued_token_type")
+        return value if isinstance(value, str) else None
+
+    @property
     def authorization(self) -> str:
         """The ``Authorization`` header value: ``Bearer <token>`` (RFC 6750 §2.1)."""
+        if self.token_type == "N_A":
+            raise ConfigurationError(
+                "token_type N_A: the token exchange issued a token that is not an access token "
+                f"({self.issued_token_type}, RFC 8693 §2.2.1); use token.access_token as it is"
+            )
         kind = "Bearer" if self.token_type.lower() == "bearer" else self.token_type
         return f"{kind} {self.access_token}"
 

@@ -16,6 +16,7 @@ from joserfc.jwk import KeySet
 from server_craft import API, SUBJECT, FlowServer
 
 import jwtbearer as jb
+from jwtbearer.errors import InvalidScope, InvalidTarget, UnauthorizedClient
 
 pytestmark = [
     pytest.mark.flow,
@@ -149,12 +150,12 @@ ERRORS: dict[str, tuple[type[Exception], Callable[[FlowServer], tuple[Any, str, 
         jb.ClientSecretPost("ghost", "x" * 20), "client_credentials", (), {})),
     "method_not_registered": (jb.InvalidClient, lambda s: (
         jb.ClientSecretPost("basic", s.secrets["basic"]), "client_credentials", (), {})),
-    "scope_not_registered": (jb.InvalidScope, lambda s: (
+    "scope_not_registered": (InvalidScope, lambda s: (
         jb.ClientSecretPost("post", s.secrets["post"]), "client_credentials", ("admin",), {})),
-    "audience_not_registered": (jb.InvalidTarget, lambda s: (
+    "audience_not_registered": (InvalidTarget, lambda s: (
         jb.ClientSecretPost("post", s.secrets["post"]), "client_credentials", (),
         {"audience": "https://other.example.com"})),
-    "bearer_not_registered": (jb.UnauthorizedClient, lambda s: (
+    "bearer_not_registered": (UnauthorizedClient, lambda s: (
         jb.PrivateKeyJWT("cc-only", s.rsa), "jwt_bearer",
         (jb.JWT(iss="cc-only", sub=SUBJECT), s.rsa), {})),
     "client_credentials_without_auth": (jb.InvalidClient, lambda s: (
@@ -166,10 +167,10 @@ ERRORS: dict[str, tuple[type[Exception], Callable[[FlowServer], tuple[Any, str, 
         {})),
     "subject_not_approved": (jb.InvalidGrant, lambda s: (
         jb.NoClientAuth(), "jwt_bearer", (jb.JWT(iss="sf", sub="mallory"), s.rsa), {})),
-    "authorization_code_not_registered": (jb.UnauthorizedClient, lambda s: (
+    "authorization_code_not_registered": (UnauthorizedClient, lambda s: (
         jb.ClientSecretPost("post", s.secrets["post"]), "authorization_code",
         ("code", "https://app.example.com/cb"), {})),
-    "refresh_not_registered": (jb.UnauthorizedClient, lambda s: (
+    "refresh_not_registered": (UnauthorizedClient, lambda s: (
         jb.ClientSecretPost("post", s.secrets["post"]), "refresh", ("rt",), {})),
 }
 

@@ -16,17 +16,23 @@ post       client_secret_post   client_credentials
 web        client_secret_basic  authorization_code, refresh_token    openid, redirect URI
 spa        none                 authorization_code, refresh_token    PKCE required
 =========  ===================  ===================================  =======================
+
+``oidc_provider`` runs panva oidc-provider (npm) on loopback, once per session (see
+:mod:`oidc_provider`).
 """
 
 from __future__ import annotations
 
 import json
 import secrets
+import shutil
+import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from oidc_provider import NODE_DIR, OIDCProvider, _free_port, _wait_ready
 
 from jwtbearer.jose import SigningKey
 from jwtbearer.server.app import serve_config
@@ -179,3 +185,29 @@ def pingone(tmp_path_factory: pytest.TempPathFactory, rsa_key: SigningKey) -> It
     s = {"my-web-app": secrets.token_urlsafe(36)}
     yield from _start(tmp_path_factory.mktemp("pingone"),
                       lambda issuer: _pingone_config(issuer, s["my-web-app"]), rsa_key, s)
+
+
+@pytest.fixture(scope="session")
+def oidc_provider() -> Iterator[OIDCProvider]:
+    node = shutil.which("node")
+    assert node, "Node.js is missing: `make test` installs it (Debian package nodejs)"
+    assert (NODE_DIR / "node_modules" / "oidc-provider").is_dir(), (
+        f"oidc-provider is not installed: run `make test` (npm ci in {NODE_DIR})"
+    )
+    port = _free_port()
+    secret = secrets.token_urlsafe(32)
+    key = SigningKey.generate("ES256", kid="svc-jwt-1")
+    proc = subprocess.Popen(
+        [node, "server.js", str(port), secret, json.dumps({"keys": [key.public_jwk()]})],
+        cwd=NODE_DIR, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    try:
+        _wait_ready(proc)
+        yield OIDCProvider(issuer=f"http://127.0.0.1:{port}", secret=secret, client_key=key)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)

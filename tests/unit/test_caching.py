@@ -11,7 +11,9 @@ import pytest
 from conftest_lifecycle import FakeClock, FakeSource
 
 import jwtbearer
-from jwtbearer import AsyncCachedSource, CachedSource, MemoryStore, StoreError, Token
+import jwtbearer.errors
+from jwtbearer import AsyncCachedSource, CachedSource, MemoryStore, Token
+from jwtbearer.errors import StoreError
 from jwtbearer.lifecycle.caching import refresh_at
 
 
@@ -133,7 +135,7 @@ def test_failed_refresh_keeps_a_valid_token_and_backs_off(caplog: pytest.LogCapt
     cached = CachedSource(source, clock=clock)
     first = cached.token()
     clock.advance(3600 - 30)  # inside the refresh window, still valid
-    source.fail = jwtbearer.ServerError(503, error="temporarily_unavailable", body="busy")
+    source.fail = jwtbearer.errors.ServerError(503, error="temporarily_unavailable", body="busy")
     with caplog.at_level(logging.WARNING, logger="jwtbearer.caching"):
         assert cached.token() is first
     assert source.calls == 2
@@ -299,12 +301,12 @@ async def test_async_failed_refresh_fallback_and_raise(caplog: pytest.LogCapture
     cached = AsyncCachedSource(source, clock=clock)
     first = await cached.token()
     clock.advance(3580)
-    source.fail = jwtbearer.ServerError(500, body="down")
+    source.fail = jwtbearer.errors.ServerError(500, body="down")
     with caplog.at_level(logging.WARNING, logger="jwtbearer.caching"):
         assert await cached.token() is first
     assert "refreshing the token failed" in caplog.text
     clock.advance(60)
-    with pytest.raises(jwtbearer.ServerError):
+    with pytest.raises(jwtbearer.errors.ServerError):
         await cached.token()
 
 

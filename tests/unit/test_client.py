@@ -17,6 +17,7 @@ import pytest
 import jwtbearer as jb
 from jwtbearer.client import transport as client_module
 from jwtbearer.client.protocol import RetryPolicy
+from jwtbearer.errors import UnexpectedRedirect
 
 ENDPOINT = "https://auth.example.com/oauth2/token"
 NOW = 1_800_000_000.0
@@ -174,7 +175,7 @@ def test_redirects_are_not_followed_even_by_a_following_client(mode: str) -> Non
     def redirect(request: httpx.Request) -> httpx.Response:
         return httpx.Response(307, headers={"Location": "https://elsewhere.example.org/token"})
 
-    with pytest.raises(jb.UnexpectedRedirect, match=r"elsewhere\.example\.org"):
+    with pytest.raises(UnexpectedRedirect, match=r"elsewhere\.example\.org"):
         run(mode, redirect, lambda c: c.client_credentials(), follow_redirects=True)
 
 

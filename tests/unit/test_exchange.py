@@ -16,11 +16,11 @@ from jwtbearer import (
     JWTBearerTokenExchangeException,
     KeyStore,
     ResponseFormatError,
-    ServerError,
     SigningKey,
     TokenEndpointError,
     TransportError,
 )
+from jwtbearer.errors import ServerError
 from jwtbearer.oauth import JWT_BEARER_GRANT
 from jwtbearer.testing import FakeClock, MockAnswer, MockTokenEndpoint
 

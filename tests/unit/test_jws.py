@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 from joserfc import jwk as jose_jwk
 from joserfc import jws as jose_jws
 
-from jwtbearer import ConfigurationError, JWSError, KeyLoadError, SigningKey
+from jwtbearer import ConfigurationError, KeyLoadError, SigningKey
+from jwtbearer.errors import JWSError
 from jwtbearer.jose import VerifyingKey
 from jwtbearer.jose.jws import (
     MAX_TOKEN_LENGTH,

@@ -610,7 +610,7 @@ def test_public_half_of_a_private_jwk_marked_sign_verifies(
 def test_ed25519_alg_is_pinned_apart_from_eddsa() -> None:
     from joserfc import jws as jose_jws
 
-    from jwtbearer import JWSError
+    from jwtbearer.errors import JWSError
     from jwtbearer.jose import load_jwks
 
     private = ed25519.Ed25519PrivateKey.generate()

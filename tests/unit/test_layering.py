@@ -37,22 +37,24 @@ MAY_IMPORT: dict[str, set[str]] = {
     # Caching, stores, httpauth: any token source, so never the client.
     "lifecycle": ROOT,
     "diagnose": ROOT | {"jose"},
-    # The reference token endpoint never imports the client side.
-    "server": ROOT | {"jose"},
-    "profiles": ROOT | {"jose", "client", "lifecycle"},
-    "testing": ROOT | {"jose", "client", "_mock"},
-    "_mock": ROOT | {"jose"},
-    "cli": ROOT | {"jose", "client", "lifecycle", "diagnose", "profiles", "server", "demo"},
-    "demo": ROOT | {"jose", "client", "server"},
-    # The facade re-exports every layer (lazily) but the server, the CLI and the test helpers.
-    "__init__": ROOT | {"jose", "client", "lifecycle", "diagnose", "profiles"},
-    # Rows for parts that are planned; they hold as soon as the package appears:
-    # resource-server validation of access tokens (JWT profile), over jose.
-    "validation": ROOT | {"jose"},
-    # ASGI / WSGI helpers for resource servers.
-    "integrations": ROOT | {"jose", "validation", "lifecycle"},
     # PKCS#11, KMS and callable signers: keys that never leave their device.
     "signers": ROOT | {"jose"},
+    # The reference token endpoint never imports the client side.
+    "server": ROOT | {"jose"},
+    "profiles": ROOT | {"jose", "client", "lifecycle", "signers"},
+    "testing": ROOT | {"jose", "client", "_mock"},
+    "_mock": ROOT | {"jose"},
+    "cli": ROOT | {"jose", "client", "lifecycle", "diagnose", "profiles", "server", "demo",
+                   "validation", "signers"},
+    "demo": ROOT | {"jose", "client", "server"},
+    # The facade re-exports every layer (lazily) but the server, the CLI and the test helpers.
+    "__init__": ROOT | {"jose", "client", "lifecycle", "diagnose", "profiles", "validation",
+                 "signers"},
+    # Resource-server validation of access tokens (RFC 9068): keys from the issuer's metadata
+    # and JWKS, fetched under the client's transport rules (client.discovery, client.fetch).
+    "validation": ROOT | {"jose", "client"},
+    # ASGI / WSGI middleware for resource servers, over validation.
+    "integrations": ROOT | {"jose", "validation", "lifecycle"},
 }
 
 #: Modules inside a part held to a narrower row (module path prefix -> what it may import).

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 import jwtbearer as jb
 from jwtbearer.client.protocol import MAX_RESPONSE_BYTES, BodyReader
+from jwtbearer.errors import InvalidRequest, RateLimited, ServerError, UnexpectedRedirect
 
 ENDPOINT = "https://auth.example.com/oauth2/token"
 NOW = 1_800_000_000.0
@@ -227,8 +228,8 @@ def test_github_style_form_error() -> None:
     assert info.value.error_description == "The code is incorrect"
 
 
-@pytest.mark.parametrize(("status", "cls"), [(401, jb.TokenEndpointError), (500, jb.ServerError),
-                                              (502, jb.ServerError), (429, jb.RateLimited)])
+@pytest.mark.parametrize(("status", "cls"), [(401, jb.TokenEndpointError), (500, ServerError),
+                                              (502, ServerError), (429, RateLimited)])
 def test_plain_text_errors_by_status(status: int, cls: type[Exception]) -> None:
     with pytest.raises(cls) as info:
         parse(status, b"Bad Gateway", {"Content-Type": "text/plain"})
@@ -236,13 +237,13 @@ def test_plain_text_errors_by_status(status: int, cls: type[Exception]) -> None:
 
 
 def test_429_keeps_retry_after_seconds_and_dates() -> None:
-    with pytest.raises(jb.RateLimited) as info:
+    with pytest.raises(RateLimited) as info:
         parse(429, {"error": "rate_limited"}, {"Retry-After": "7"})
     assert info.value.retry_after == 7
     date = "Fri, 15 Jan 2027 08:00:30 GMT"
     import email.utils
     when = email.utils.parsedate_to_datetime(date).timestamp()
-    with pytest.raises(jb.RateLimited) as info:
+    with pytest.raises(RateLimited) as info:
         jb.client.protocol.parse_token_response(429, {"retry-after": date}, b"{}", now=when - 30)
     assert info.value.retry_after == 30
 
@@ -254,7 +255,7 @@ def test_429_keeps_retry_after_seconds_and_dates() -> None:
 ])
 def test_redirects_name_the_location_host(location: str | None, named: str) -> None:
     headers = {} if location is None else {"Location": location}
-    with pytest.raises(jb.UnexpectedRedirect) as info:
+    with pytest.raises(UnexpectedRedirect) as info:
         parse(302, b"", headers)
     assert named in str(info.value)
     assert info.value.status == 302
@@ -268,7 +269,7 @@ def test_bodies_over_one_mebibyte_are_refused() -> None:
 def test_secrets_in_error_bodies_are_redacted() -> None:
     body = {"error": "invalid_request", "client_secret": "hunter2-secret",
             "access_token": "at-leaked-value"}
-    with pytest.raises(jb.InvalidRequest) as info:
+    with pytest.raises(InvalidRequest) as info:
         parse(400, body)
     assert "hunter2-secret" not in str(info.value) and "at-leaked-value" not in str(info.value)
 

@@ -12,13 +12,13 @@ PUBLIC = sorted(
     """
     AsyncCachedSource AsyncJWTBearerTokenExchange AsyncTokenClient AsyncTokenSource
     AuthorizationCode BearerAuth CachedSource ClientCredentials ClientSecretBasic ClientSecretJWT
-    ClientSecretPost ConfigurationError InvalidClient InvalidGrant InvalidRequest InvalidScope
-    InvalidTarget JWS JWSError JWT JWTBearer JWTBearerError JWTBearerTokenExchange
-    JWTBearerTokenExchangeException KeyLoadError KeyStore MemoryStore NoClientAuth PKCE
-    PrivateKeyJWT RateLimited RedisStore RefreshToken ResponseFormatError RetryPolicy SQLiteStore
-    ServerError SigningKey StoreError TemporarilyUnavailable Token TokenClient TokenEndpointError
-    TokenSource TransportError UnauthorizedClient UnexpectedRedirect UnsupportedGrantType
-    explain_error inspect_assertion profile
+    ClientSecretPost ConfigurationError InvalidClient InvalidGrant JWS JWT JWTBearer JWTBearerError
+    JWTBearerTokenExchange JWTBearerTokenExchangeException KeyLoadError KeyStore MemoryStore
+    NoClientAuth PKCE PrivateKeyJWT RedisStore RefreshToken ResponseFormatError RetryPolicy
+    SQLiteStore SigningKey Token TokenClient TokenEndpointError TokenSource TransportError
+    explain_error inspect_assertion profile DiscoveryError InvalidToken JWTUtil
+    JWTValidationException JWTValidator ServerMetadata ValidatedJWT adiscover discover AwsKmsSigner
+    CallableSigner Pkcs11Signer Signer ClientAssertionFile GitHubActionsOIDC TokenExchange
     """.split()
 )
 
@@ -32,12 +32,23 @@ PLUMBING = {
     "jwtbearer.client.protocol": "MAX_RESPONSE_BYTES TokenRequest build_token_request "
                                  "parse_retry_after parse_token_response",
     "jwtbearer.oauth": "AUTHORIZATION_CODE_GRANT CLIENT_ASSERTION_TYPE CLIENT_CREDENTIALS_GRANT "
-                       "JWT_BEARER_GRANT REFRESH_TOKEN_GRANT",
-    "jwtbearer.errors": "StoreLockTimeout error_class_for redact",
+                       "JWT_BEARER_GRANT REFRESH_TOKEN_GRANT TOKEN_EXCHANGE_GRANT "
+                       "ACCESS_TOKEN_TYPE ID_TOKEN_TYPE JWT_TOKEN_TYPE REFRESH_TOKEN_TYPE "
+                       "SAML1_TOKEN_TYPE SAML2_TOKEN_TYPE",
+    "jwtbearer.signers": "RemoteSigner as_signer der_to_raw raw_to_der is_signer_reference "
+                         "signer_from_reference",
     "jwtbearer.lifecycle": "TokenStore store_key",
     "jwtbearer.diagnose": "KNOWN_ERRORS Explanation Finding KnownError Report",
     "jwtbearer.profiles": "CLIENT_AUTH_METHODS GRANTS Profile load_profiles profiles_path",
     "jwtbearer.token": "Clock system_clock",
+    "jwtbearer.client.discovery": "DEFAULT_METADATA_MAX_AGE metadata_urls",
+    "jwtbearer.validation": "JWKSCache ParsedJWT",
+    "jwtbearer.errors": "StoreLockTimeout error_class_for redact ExpiredToken InvalidAudience "
+                        "InvalidRequest InvalidScope InvalidTarget UnauthorizedClient "
+                        "UnsupportedGrantType ServerError TemporarilyUnavailable RateLimited "
+                        "UnexpectedRedirect StoreError JWSError "
+                        "InvalidIssuer InvalidSignature InvalidTokenType MalformedToken "
+                        "MissingClaim TokenNotYetValid UnknownKey",
 }
 
 
@@ -84,7 +95,9 @@ def test_every_public_name_resolves_and_is_documented() -> None:
 def test_module_all_lists_only_existing_names() -> None:
     for module in ("jwtbearer.testing", "jwtbearer.server", "jwtbearer.lifecycle.stores",
                    "jwtbearer.jose", "jwtbearer.client", "jwtbearer.lifecycle",
-                   "jwtbearer.diagnose", "jwtbearer.oauth"):
+                   "jwtbearer.diagnose", "jwtbearer.oauth", "jwtbearer.signers",
+                   "jwtbearer.validation", "jwtbearer.client.discovery",
+                   "jwtbearer.integrations"):
         mod = importlib.import_module(module)
         for name in getattr(mod, "__all__", ()):
             assert hasattr(mod, name), f"{module}.__all__ names missing {name}"
@@ -94,3 +107,13 @@ def test_version_matches_the_installed_distribution() -> None:
     from importlib.metadata import version
 
     assert jwtbearer.__version__ == version("jwtbearer")
+
+
+def test_optional_signers_load_lazily() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, jwtbearer; assert 'pkcs11' not in sys.modules and 'boto3' not in "
+            "sys.modules; jwtbearer.Pkcs11Signer; assert 'pkcs11' in sys.modules; "
+            "jwtbearer.AwsKmsSigner")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

@@ -12,6 +12,7 @@ import pytest
 
 import jwtbearer as jb
 from jwtbearer.client.protocol import RetryPolicy
+from jwtbearer.errors import RateLimited, ServerError, TemporarilyUnavailable, UnexpectedRedirect
 
 ENDPOINT = "https://auth.example.com/oauth2/token"
 NOW = 1_800_000_000.0
@@ -63,10 +64,10 @@ def test_rfc_6749_errors_are_never_retried(error: str) -> None:
 
 def test_server_error_codes_and_transport_errors_are_retried() -> None:
     policy = RetryPolicy(jitter=half)
-    in_200 = jb.TemporarilyUnavailable(200, error="temporarily_unavailable")
+    in_200 = TemporarilyUnavailable(200, error="temporarily_unavailable")
     assert policy.delay_for(1, exception=in_200, now=NOW) == 0.25
     assert policy.delay_for(1, exception=jb.TransportError("reset"), now=NOW) == 0.25
-    rate = jb.RateLimited(429, retry_after=3.0)
+    rate = RateLimited(429, retry_after=3.0)
     assert policy.delay_for(1, exception=rate, now=NOW) == 3.0
     html_503 = jb.ResponseFormatError("maintenance page", status=503)
     assert policy.delay_for(1, exception=html_503, now=NOW) == 0.25
@@ -75,7 +76,7 @@ def test_server_error_codes_and_transport_errors_are_retried() -> None:
 def test_broken_success_answers_and_redirects_are_not_retried() -> None:
     policy = RetryPolicy()
     assert policy.delay_for(1, exception=jb.ResponseFormatError("no token"), now=NOW) is None
-    redirect = jb.UnexpectedRedirect("302", status=302)
+    redirect = UnexpectedRedirect("302", status=302)
     assert policy.delay_for(1, exception=redirect, now=NOW) is None
 
 
@@ -182,7 +183,7 @@ def test_503_then_success_signs_a_new_assertion_each_time(mode: str) -> None:
 @pytest.mark.parametrize("mode", MODES)
 def test_gives_up_after_the_attempts_and_raises_the_last_error(mode: str) -> None:
     handler, seen = script(_json(502, {}))
-    with pytest.raises(jb.ServerError) as info:
+    with pytest.raises(ServerError) as info:
         run(mode, handler, lambda c: c.client_credentials())
     assert len(seen) == 3 and info.value.status == 502
 
@@ -190,7 +191,7 @@ def test_gives_up_after_the_attempts_and_raises_the_last_error(mode: str) -> Non
 @pytest.mark.parametrize("mode", MODES)
 def test_long_retry_after_becomes_a_rate_limited_error_saying_when(mode: str) -> None:
     handler, seen = script(_json(429, {}, {"Retry-After": "120"}))
-    with pytest.raises(jb.RateLimited) as info:
+    with pytest.raises(RateLimited) as info:
         run(mode, handler, lambda c: c.client_credentials())
     assert len(seen) == 1
     assert info.value.retry_after == 120
@@ -208,7 +209,7 @@ def test_connection_errors_are_retried_then_succeed(mode: str) -> None:
 @pytest.mark.parametrize("mode", MODES)
 def test_retry_none_sends_once(mode: str) -> None:
     handler, seen = script(_json(503, {}))
-    with pytest.raises(jb.ServerError):
+    with pytest.raises(ServerError):
         run(mode, handler, lambda c: c.client_credentials(), retry=RetryPolicy.none())
     assert len(seen) == 1
 

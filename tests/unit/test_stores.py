@@ -19,8 +19,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import jwtbearer
-from jwtbearer import CachedSource, MemoryStore, RedisStore, SQLiteStore, StoreError, Token
-from jwtbearer.errors import StoreLockTimeout
+from jwtbearer import CachedSource, MemoryStore, RedisStore, SQLiteStore, Token
+from jwtbearer.errors import StoreError, StoreLockTimeout
 from jwtbearer.lifecycle import store_key
 from jwtbearer.lifecycle.stores._base import Sealer, hashed
 
@@ -165,6 +165,18 @@ def test_sqlite_lock_excludes_and_expires(tmp_path: Path) -> None:
         pass
 
 
+def test_sqlite_lock_is_renewed_while_held(tmp_path: Path) -> None:
+    path = tmp_path / "renewed.db"
+    holder = SQLiteStore(path, lock_ttl=1.0)
+    other = SQLiteStore(path, lock_ttl=1.0, lock_timeout=0)
+    with holder.lock("k"):
+        time.sleep(3.0)  # three times the time-to-live: the holder kept renewing it
+        with pytest.raises(StoreLockTimeout), other.lock("k"):
+            pass
+    with other.lock("k"):
+        pass
+
+
 def test_sqlite_unusable_path_is_a_store_error(tmp_path: Path) -> None:
     (tmp_path / "dir.db").mkdir()
     with pytest.raises(StoreError, match=r"dir\.db"):
@@ -225,20 +237,77 @@ def test_redis_round_trip_expiry_and_encryption(redis_url: str) -> None:
 
 
 def test_redis_lock_is_exclusive_and_released_only_by_its_holder(redis_url: str) -> None:
-    short = RedisStore(redis_url, encryption_key=KEY_A, prefix="t2:", lock_ttl=0.3)
-    other = RedisStore(redis_url, encryption_key=KEY_A, prefix="t2:", lock_ttl=30,
-                       lock_timeout=0)
+    first = RedisStore(redis_url, encryption_key=KEY_A, prefix="t2:")
+    other = RedisStore(redis_url, encryption_key=KEY_A, prefix="t2:", lock_timeout=0)
     lock_name = f"t2:lock:{hashed('k')}"
-    with short.lock("k"):
+    with first.lock("k"):
         with pytest.raises(StoreLockTimeout), other.lock("k"):
             pass
-        time.sleep(0.5)  # the holder overran its TTL; another takes the lock
-        late = other.lock("k")
-        late.__enter__()
+        # The first holder lost its lock (it expired while the holder could not renew it) and
+        # another host holds it now.
+        other._redis.set(lock_name, "another-host:5000", px=5000)
     # The first holder's release must not delete the second holder's lock.
-    assert other._redis.exists(lock_name) == 1
-    late.__exit__(None, None, None)
+    assert other._redis.get(lock_name) == b"another-host:5000"
+    other._redis.delete(lock_name)
+    with other.lock("k"):
+        assert other._redis.exists(lock_name) == 1
     assert other._redis.exists(lock_name) == 0
+
+
+def test_redis_lock_is_renewed_while_held(redis_url: str) -> None:
+    holder = RedisStore(redis_url, encryption_key=KEY_A, prefix="t3:", lock_ttl=1.5)
+    other = RedisStore(redis_url, encryption_key=KEY_A, prefix="t3:", lock_timeout=0)
+    lock_name = f"t3:lock:{hashed('k')}"
+    with holder.lock("k"):
+        time.sleep(4.0)  # well past the 1.5 s time-to-live: the holder kept renewing it
+        with pytest.raises(StoreLockTimeout), other.lock("k"):
+            pass
+        assert other._redis.pttl(lock_name) > 0
+    assert other._redis.exists(lock_name) == 0
+
+
+def test_redis_lock_never_left_is_not_renewed_for_ever(redis_url: str) -> None:
+    # A holder that never leaves its with-block (a cancelled task, a lost context manager)
+    # stops renewing after lock_timeout, so the lock expires and others can take it.
+    holder = RedisStore(redis_url, encryption_key=KEY_A, prefix="t6:", lock_ttl=1.0,
+                        lock_timeout=1.0)
+    lock_name = f"t6:lock:{hashed('k')}"
+    stuck = holder.lock("k")
+    stuck.__enter__()
+    deadline = time.monotonic() + 15
+    while holder._redis.exists(lock_name):
+        assert time.monotonic() < deadline, "the abandoned lock was renewed for ever"
+        time.sleep(0.1)
+    stuck.__exit__(None, None, None)
+
+
+@pytest.mark.parametrize(("value", "px"), [
+    ("gone-holder:5000", 1000),   # 1 s left of 5: its holder missed renewals
+    ("late-set-nx:5000", 1500),
+    ("no-expiry", None),          # a lock without a time-to-live would strand everyone
+])
+def test_redis_lock_nobody_renews_is_taken_over(
+    redis_url: str, value: str, px: int | None, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = RedisStore(redis_url, encryption_key=KEY_A, prefix="t4:", lock_timeout=0)
+    lock_name = f"t4:lock:{hashed('k')}"
+    store._redis.set(lock_name, value, px=px)
+    with caplog.at_level(logging.WARNING), store.lock("k"):
+        assert store._redis.get(lock_name) != value.encode()
+    assert "took over the refresh lock" in caplog.text
+    assert store._redis.exists(lock_name) == 0
+
+
+def test_redis_lock_being_renewed_is_not_taken_over(redis_url: str) -> None:
+    store = RedisStore(redis_url, encryption_key=KEY_A, prefix="t5:", lock_timeout=0)
+    lock_name = f"t5:lock:{hashed('k')}"
+    # Another holder with a 30 s time-to-live, 20 s left: still inside its renewal window
+    # even though 20 s is far more than this store's own 5 s.
+    store._redis.set(lock_name, "live-holder:30000", px=20000)
+    with pytest.raises(StoreLockTimeout), store.lock("k"):
+        pass
+    assert store._redis.get(lock_name) == b"live-holder:30000"
+    store._redis.delete(lock_name)
 
 
 def test_redis_down_raises_store_error_and_source_fetches(

@@ -13,15 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from jwtbearer import (
-    JWS,
-    JWT,
-    AsyncTokenClient,
-    ConfigurationError,
-    JWSError,
-    SigningKey,
-    TokenClient,
-)
+from jwtbearer import JWS, JWT, AsyncTokenClient, ConfigurationError, SigningKey, TokenClient
+from jwtbearer.errors import JWSError
 from jwtbearer.oauth import JWT_BEARER_GRANT
 from jwtbearer.testing import FakeClock, MockAnswer, MockRequest, MockTokenEndpoint
 

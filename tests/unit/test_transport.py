@@ -29,6 +29,7 @@ from cryptography.x509.oid import NameOID
 
 import jwtbearer as jb
 from jwtbearer.client.protocol import RetryPolicy
+from jwtbearer.errors import UnexpectedRedirect
 
 MODES = ["sync", "async"]
 TIMEOUT = 1.0
@@ -300,7 +301,7 @@ def test_redirects_are_not_followed(mode: str) -> None:
     with RawServer(_respond(raw)) as server:
         error, _ = timed(lambda: fetch(mode, server.url))
         assert len(server.requests) == 1
-    assert isinstance(error, jb.UnexpectedRedirect)
+    assert isinstance(error, UnexpectedRedirect)
     assert "evil.example.net" in str(error) and error.status == 302
 
 

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from jwtbearer import JWSError, SigningKey
+from jwtbearer import SigningKey
+from jwtbearer.errors import JWSError
 from jwtbearer.jose import VerifyingKey
 from jwtbearer.jose.jws import sign_with_header, verify_compact
 

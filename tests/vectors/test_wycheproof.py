@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from jwtbearer import JWSError, KeyLoadError, SigningKey
+from jwtbearer import KeyLoadError, SigningKey
+from jwtbearer.errors import JWSError
 from jwtbearer.jose import VerifyingKey
 from jwtbearer.jose.jws import verify_compact
 

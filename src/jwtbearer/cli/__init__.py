@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from . import inspect_cmds, keys_cmds, profiles_cmds, token_cmds
+from . import inspect_cmds, keys_cmds, profiles_cmds, token_cmds, verify_cmds
 from ._common import EXIT_CODES_HELP, EXIT_FAILED, err
 
 __all__ = ["app", "main"]
@@ -63,6 +63,7 @@ token_cmds.register(app)
 keys_cmds.register(app)
 inspect_cmds.register(app)
 profiles_cmds.register(app)
+verify_cmds.register(app)
 
 
 def _server_cmds() -> ModuleType | None:

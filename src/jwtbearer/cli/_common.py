@@ -14,9 +14,12 @@ import typer
 from rich.console import Console
 
 if TYPE_CHECKING:
+    from cryptography import x509
+
     from ..errors import JWTBearerError
     from ..jose.keys import SigningKey, VerifyingKey
     from ..jose.keystore import KeyStore
+    from ..signers import RemoteSigner
 
 
 #: Exit codes; documented in ``jwtbearer --help``.
@@ -177,48 +180,59 @@ def read_secret(*, env: str | None, file: Path | None, stdin: bool, what: str) -
     return None
 
 
+def _token_reference(store: KeyStore, name: str) -> tuple[str, x509.Certificate | None] | None:
+    from ..jose.keystore import looks_like_key_file
+    from .pkcs11_keys import stored_certificate, stored_reference
+
+    uri = None if looks_like_key_file(name) else stored_reference(store, name)
+    return None if uri is None else (uri, stored_certificate(store, name))
+
+
 def load_signing_key(value: str, password: str | None = None,
-                     store: KeyStore | None = None) -> SigningKey:
-    """``--key``: a key-store name or a key file (PEM, PKCS#12, JWK)."""
+                     store: KeyStore | None = None) -> SigningKey | RemoteSigner:
+    """``--key``: a key-store name, a key file (PEM, PKCS#12, JWK), a ``pkcs11:`` URI or a
+    KMS key (``aws-kms:ID`` or its ARN)."""
     from ..jose.keys import SigningKey
     from ..jose.keystore import default_key_store, looks_like_key_file
+    from ..signers import is_signer_reference, signer_from_reference
     with handled():
+        if is_signer_reference(value):
+            return signer_from_reference(value, pin=password)
+        on_token = _token_reference(store or default_key_store(), value)
+        if on_token is not None:
+            return signer_from_reference(on_token[0], pin=password, certificate=on_token[1])
         if looks_like_key_file(value) or Path(value).is_file():
             return SigningKey.from_file(Path(value).expanduser(), password=password)
         return (store or default_key_store()).get(value)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _jwks_text(source: str) -> str:
-    """A JWK Set's text from a file or an http(s) URL (bounded in time and size)."""
+def _jwks(source: str, allow_insecure_http: bool) -> list[VerifyingKey]:
+    """The keys of a JWK Set in a file or at an http(s) URL (fetched with the client's GET,
+    under its transport rules: https, or http only to loopback; bounded in time and size)."""
+    from ..jose.keys import load_jwks
     if source.startswith(("https://", "http://")):
-        import httpx
-
-        from ..client.transport import check_endpoint
-        check_endpoint(source, False)  # https, or http only to loopback
-        try:
-            with httpx.stream("GET", source, timeout=10.0, follow_redirects=False) as answer:
-                if answer.status_code != 200:
-                    fail(f"{source} answered HTTP {answer.status_code}, not a JWK Set")
-                body = b""
-                for chunk in answer.iter_bytes():
-                    body += chunk
-                    if len(body) > 1024 * 1024:
-                        fail(f"{source} sent over 1 MiB: not a JWK Set")
-                return body.decode("utf-8", errors="replace")
-        except httpx.HTTPError as exc:
-            fail(f"cannot fetch {source}: {type(exc).__name__}: {exc}", EXIT_TRANSPORT)
+        from ..client import fetch
+        from ..errors import ResponseFormatError
+        fetched = fetch(source, http=None, timeout=10.0,
+                        allow_insecure_http=allow_insecure_http, what="JWKS")
+        if fetched.status != 200:
+            raise ResponseFormatError(f"the JWKS at {source} answered HTTP {fetched.status}, "
+                                      "not a JWK Set", status=fetched.status)
+        return load_jwks(fetched.json_object("JWK Set"))
     path = Path(source).expanduser()
     try:
-        return path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         fail(f"cannot read {path}: {exc.strerror or exc}")
+    return load_jwks(text)
 
 
-def load_verifying_keys(*, key: str | None, cert: Path | None, jwks: str | Path | None
-                        ) -> list[VerifyingKey] | None:
-    """The keys to verify a signature with, from --key, --cert or --jwks (a file or a URL)."""
-    from ..jose.keys import VerifyingKey, load_jwks
+def load_verifying_keys(*, key: str | None, cert: Path | None, jwks: str | Path | None,
+                        allow_insecure_http: bool = False) -> list[VerifyingKey] | None:
+    """The keys to verify a signature with, from --key, --cert or --jwks (a file or a URL):
+    the one loader of ``inspect`` and ``verify``."""
+    from ..jose.keys import VerifyingKey
     given = [x for x in (key, cert, jwks) if x is not None]
     if not given:
         return None
@@ -230,7 +244,7 @@ def load_verifying_keys(*, key: str | None, cert: Path | None, jwks: str | Path 
         if cert is not None:
             return [VerifyingKey.from_file(cert)]
         assert jwks is not None
-        keys = load_jwks(_jwks_text(str(jwks)))
+        keys = _jwks(str(jwks), allow_insecure_http)
         if not keys:
             fail(f"{jwks} holds no signing key")
         return keys

@@ -102,11 +102,30 @@ def create(
         help="Certificate common name (default: NAME).")] = None,
     force: ForceOption = False,
     store: StoreOption = None,
+    pkcs11_module: Annotated[str | None, typer.Option(
+        "--pkcs11-module", metavar="PATH",
+        help="Make the key on a PKCS#11 token instead: the module (.so).")] = None,
+    token_label: Annotated[str | None, typer.Option(help="PKCS#11 token label.")] = None,
+    key_label: Annotated[str | None, typer.Option(
+        help="Label of the key on the token (default: NAME).")] = None,
+    alg: Annotated[str | None, typer.Option(
+        help="Algorithm of a key on a token: RS256 (default), PS256 or ES256.")] = None,
+    pin_env: Annotated[str, typer.Option(
+        metavar="VAR", help="Variable holding the token's user PIN.")] = "JWTBEARER_PKCS11_PIN",
+    pin_stdin: Annotated[bool, typer.Option(
+        "--pin-stdin", help="Read the token's user PIN from stdin.")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Create an RSA-2048 key and a self-signed certificate to upload to the identity provider."""
+    """Create an RSA-2048 key and a self-signed certificate to upload to the identity provider
+    (with --pkcs11-module: the key is made on the token and never leaves it)."""
     use_json(as_json)
     ks = _store(store)
+    if pkcs11_module is not None or token_label is not None:
+        from .pkcs11_keys import run_create
+
+        return run_create(ks, name, module=pkcs11_module, token_label=token_label,
+                          key_label=key_label, alg=alg, pin_env=pin_env, pin_stdin=pin_stdin,
+                          days=days, subject=subject, overwrite=force)
     with handled():
         key = ks.create(name, days=days, subject=subject, overwrite=force)
     if as_json:
@@ -132,16 +151,23 @@ def list_keys(store: StoreOption = None, as_json: JsonOption = False) -> None:
     use_json(as_json)
     ks = _store(store)
     names = ks.names()
+    from .pkcs11_keys import token_keys
+
+    on_tokens = token_keys(ks)
     infos = []
     for name in names:
         with handled():
             infos.append(_info(ks, name, ks.get(name)))
     if as_json:
-        print_json(infos)
+        print_json(infos + [{"name": name, "pkcs11_uri": uri} for name, uri in on_tokens])
         return
-    if not names:
+    for name, uri in on_tokens:
+        out.print(f"{escape(name)}  on a PKCS#11 token  {escape(uri)}")
+    if not names and not on_tokens:
         out.print(f"No keys in {escape(str(ks.path))}; create one with `jwtbearer keys create "
                   "NAME`.")
+        return
+    if not infos:
         return
     rows = [("NAME", "ALG", "KID", "CERTIFICATE UNTIL", "")]
     for info in infos:

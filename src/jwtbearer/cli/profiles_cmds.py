@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from .._util import redact_url
 from ._common import (
     EXIT_FAILED,
     error_document,
@@ -66,7 +67,9 @@ def list_profiles(as_json: JsonOption = False) -> None:
     use_json(as_json)
     profiles = _load()
     if as_json:
-        print_json([{"profile": n, "grant": p.grant, "token_url": p.token_url}
+        print_json([{"profile": n, "grant": p.grant,
+                     "token_url": p.token_url and redact_url(p.token_url),
+                     "issuer": p.issuer and redact_url(p.issuer)}
                     for n, p in sorted(profiles.items())])
         return
     if not profiles:
@@ -74,7 +77,8 @@ def list_profiles(as_json: JsonOption = False) -> None:
         return
     width = max(len(n) for n in profiles)
     for name, prof in sorted(profiles.items()):
-        out.print(f"{escape(name.ljust(width))}  {prof.grant:<18}  {escape(prof.token_url)}")
+        where = redact_url(prof.token_url or prof.issuer or "")
+        out.print(f"{escape(name.ljust(width))}  {prof.grant:<18}  {escape(where)}")
 
 
 def _secret_state(reference: str) -> str:
@@ -98,10 +102,15 @@ def _sources(name: str, prof: Profile) -> list[dict[str, Any]]:
         value = getattr(prof, f.name)
         source = f"{prof.origin}" if f.name in raw else "default"
         if f.name == "audience" and value is None and prof.grant == "jwt-bearer":
-            value = default_assertion_audience(prof.token_url)
-            source = "default (from token_url)"
+            if prof.issuer is not None:
+                value, source = prof.issuer, "default (from issuer)"
+            else:
+                value = default_assertion_audience(prof.token_url or "")
+                source = "default (from token_url)"
         if value is None:
             continue
+        if isinstance(value, str):
+            value = redact_url(value)
         row: dict[str, Any] = {"key": f.name, "value": value, "source": source}
         if f.name in ("client_secret", "key_password"):
             row["state"] = _secret_state(str(value))

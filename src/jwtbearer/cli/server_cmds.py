@@ -44,6 +44,18 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int | None, typer.Option(
         help="Port to listen on (default: the issuer's port, else 8000).")] = None,
+    header_timeout: Annotated[float | None, typer.Option(
+        help="Seconds a client has to send a whole request head (config: header_timeout, "
+        "default 10).")] = None,
+    body_timeout: Annotated[float | None, typer.Option(
+        help="Seconds a client has to send a request body (config: body_timeout, default 30)."
+    )] = None,
+    keep_alive_timeout: Annotated[float | None, typer.Option(
+        help="Seconds an idle keep-alive connection stays open (config: keep_alive_timeout, "
+        "default 5).")] = None,
+    max_connections: Annotated[int | None, typer.Option(
+        help="Connections served at once; more get 503 (config: max_connections, default 512 "
+        "per CPU core).")] = None,
     preset: Annotated[str | None, typer.Option(
         help="Stand in for a provider: salesforce or google (the file's own keys still win).",
         metavar="NAME")] = None,
@@ -72,21 +84,28 @@ def serve(
             fail(_INSTALL_HINT)
     from ..server.config import load_config
     from ..server.core import TokenEndpoint
+    from ..server.limits import ServerLimits
 
     try:
         settings = load_config(config, preset=preset)
         endpoint = TokenEndpoint(settings)
+        limits = ServerLimits(
+            header_timeout=header_timeout or settings.header_timeout,
+            body_timeout=body_timeout or settings.body_timeout,
+            keep_alive_timeout=keep_alive_timeout or settings.keep_alive_timeout,
+            max_connections=max_connections or settings.max_connections,
+        )
         if workers > 1:
             from ..server.workers import check_shared_state
 
             check_shared_state(settings.replay, workers)
-    except (ConfigurationError, KeyLoadError) as exc:
+    except (ConfigurationError, KeyLoadError, ValueError) as exc:
         if as_json:
             fail(f"configuration refused: {exc}", EXIT_CONFIG, exc=exc)
         console.print(f"[red]configuration refused:[/] {escape(shell_words(str(exc)))}",
                       highlight=False)
         raise typer.Exit(EXIT_CONFIG) from None
-    from ..server.app import app_for, listen_socket, uvicorn_server
+    from ..server.app import app_for, uvicorn_server
     from .serve_log import LoggedEndpoint, json_line, request_line
 
     port = _port(settings.issuer, port)
@@ -106,26 +125,22 @@ def serve(
     url = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
     started = {"event": "listening", "url": url, "issuer": settings.issuer,
                "token_endpoint": settings.token_endpoint, "workers": workers}
-    if workers > 1:
-        from ..server.workers import run_workers
-
-        _listening(console, started, as_json)
-        # Each worker builds its own endpoint (its own Redis connections) after the fork.
-        raise typer.Exit(run_workers(make_app, host=host, port=port, workers=workers))
+    from ..server.workers import listen_failure, listen_sockets, run_workers
     try:
-        sock = listen_socket(host, port)
+        socks = listen_sockets(host, port, workers)
     except OSError as exc:
-        import errno
-        reason = ("address already in use" if exc.errno == errno.EADDRINUSE
-                  else (exc.strerror or str(exc)).lower())
-        fail(f"cannot listen on {host}:{port}: {reason}", EXIT_CONFIG,
-             hint="stop what uses the port, or give another one with --port" if
-             exc.errno == errno.EADDRINUSE else None)
+        message, hint = listen_failure(host, port, exc)
+        fail(message, EXIT_CONFIG, hint=hint)
     _listening(console, started, as_json)
+    if workers > 1:
+        # Each worker builds its own endpoint (its own Redis connections) after the fork.
+        raise typer.Exit(run_workers(make_app, host=host, port=port, workers=workers,
+                                     limits=limits, sockets=socks))
     try:
-        uvicorn_server(make_app()).run(sockets=[sock])
+        uvicorn_server(make_app(), limits=limits).run(sockets=socks)
     finally:
-        sock.close()
+        for sock in socks:
+            sock.close()
 
 
 def _listening(console: Console, started: dict[str, object], as_json: bool) -> None:

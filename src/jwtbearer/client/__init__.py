@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from .._lazy import lazy
 
 if TYPE_CHECKING:
+    from ._fetch import Fetched, afetch, fetch
     from .client_auth import (
         ClientAuth,
         ClientSecretBasic,
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
         NoClientAuth,
         PrivateKeyJWT,
     )
+    from .discovery import ServerMetadata, adiscover, discover
     from .exchange import AsyncJWTBearerTokenExchange, JWTBearerTokenExchange
     from .grants import PKCE, AuthorizationCode, ClientCredentials, Grant, JWTBearer, RefreshToken
     from .protocol import RetryPolicy
@@ -35,9 +37,11 @@ __getattr__, __dir__ = lazy(__name__, {
     **dict.fromkeys(("PKCE", "AuthorizationCode", "ClientCredentials", "Grant", "JWTBearer",
                      "RefreshToken"), ".grants"),
     "RetryPolicy": ".protocol",
+    **dict.fromkeys(("ServerMetadata", "adiscover", "discover"), ".discovery"),
+    **dict.fromkeys(("Fetched", "afetch", "fetch"), "._fetch"),
     **dict.fromkeys(("AsyncEndpointSource", "EndpointSource"), ".sources"),
     **dict.fromkeys(("AsyncTokenClient", "TokenClient"), ".token_client"),
-}, globals(), ("client_auth", "exchange", "grants", "protocol", "response", "sources",
+}, globals(), ("client_auth", "discovery", "exchange", "grants", "protocol", "response", "sources",
                "token_client", "transport"))
 
 __all__ = [
@@ -52,6 +56,7 @@ __all__ = [
     "ClientSecretJWT",
     "ClientSecretPost",
     "EndpointSource",
+    "Fetched",
     "Grant",
     "JWTBearer",
     "JWTBearerTokenExchange",
@@ -59,5 +64,10 @@ __all__ = [
     "PrivateKeyJWT",
     "RefreshToken",
     "RetryPolicy",
+    "ServerMetadata",
     "TokenClient",
+    "adiscover",
+    "afetch",
+    "discover",
+    "fetch",
 ]

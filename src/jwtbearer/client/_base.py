@@ -21,7 +21,6 @@ from ..token import Clock, Token, system_clock
 from .client_auth import ClientAuth
 from .grants import Grant, RefreshToken
 from .protocol import (
-    BodyReader,
     RetryPolicy,
     TokenRequest,
     build_token_request,
@@ -156,15 +155,6 @@ class ClientBase:
         return http.build_request(
             "POST", request.url, headers=headers, content=request.body,
             timeout=httpx.Timeout(timeout), extensions=extensions,
-        )
-
-    def _reader(self, response: httpx.Response) -> BodyReader:
-        # A response built in memory (a mock transport) arrives already read and decoded.
-        encoding = None if response.is_stream_consumed else response.headers.get(
-            "content-encoding"
-        )
-        return BodyReader(
-            encoding, host=self._host, content_length=response.headers.get("content-length")
         )
 
     def _delay(self, attempt: int, exc: Exception) -> float | None:

@@ -18,6 +18,7 @@ from ..errors import ConfigurationError
 from ..jose.assertion import make_assertion
 from ..jose.keys import SigningKey
 from ..jose.keystore import resolve_key
+from ..jose.signer import Signer
 from ..oauth import CLIENT_ASSERTION_TYPE
 
 __all__ = [
@@ -121,7 +122,12 @@ class ClientSecretPost:
 
 
 def _assertion_fields(
-    key: SigningKey, client_id: str, audience: str | None, lifetime: int, endpoint: str, now: float
+    key: SigningKey | Signer,
+    client_id: str,
+    audience: str | None,
+    lifetime: int,
+    endpoint: str,
+    now: float,
 ) -> Fields:
     # RFC 7523 §3: iss and sub are the client id; aud identifies the server (its token endpoint
     # URL unless the server documents its issuer instead); a fresh jti per assertion.
@@ -179,18 +185,19 @@ class PrivateKeyJWT:
     """
 
     client_id: str
-    key: SigningKey | str
+    key: SigningKey | Signer | str
     audience: str | None = None
     lifetime: int = 60
-    _key: SigningKey = field(init=False, repr=False, compare=False)
+    _key: SigningKey | Signer = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         _text(self.client_id, "client_id")
         _lifetime(self.lifetime)
         if self.audience is not None:
             _text(self.audience, "audience")
-        resolved = resolve_key(self.key, "key must be a SigningKey or the name of a stored key")
-        if resolved.is_symmetric:
+        resolved = resolve_key(self.key, "key must be a SigningKey, a signer (alg, kid, "
+                               "x5t_s256, public_jwk(), sign()) or the name of a stored key")
+        if isinstance(resolved, SigningKey) and resolved.is_symmetric:
             raise ConfigurationError(
                 "private_key_jwt needs an asymmetric key; for a shared secret use ClientSecretJWT"
             )

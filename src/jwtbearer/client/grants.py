@@ -19,6 +19,7 @@ from ..jose.assertion import JWS, JWT
 from ..jose.jws import b64url_encode, sign_compact, unverified_claims
 from ..jose.keys import SigningKey
 from ..jose.keystore import resolve_key
+from ..jose.signer import Signer
 from ..oauth import (
     AUTHORIZATION_CODE_GRANT,
     CLIENT_CREDENTIALS_GRANT,
@@ -103,10 +104,12 @@ class JWTBearer:
     """
 
     assertion: JWT | JWS | str
-    key: SigningKey | str | None = None
+    key: SigningKey | Signer | str | None = None
     scope: str | None = None
     grant_type: str = field(default=JWT_BEARER_GRANT, init=False)
-    _key: SigningKey | None = field(init=False, repr=False, compare=False, default=None)
+    _key: SigningKey | Signer | None = field(
+        init=False, repr=False, compare=False, default=None
+    )
 
     def __post_init__(self) -> None:
         _set(self, "scope", _scope(self.scope))
@@ -127,9 +130,12 @@ class JWTBearer:
             return
         if not isinstance(self.assertion, JWT):
             raise ConfigurationError("assertion must be a JWT, a JWS or a compact JWS string")
-        _set(self, "_key", resolve_key(
-            self.key, "a JWT needs key=: a SigningKey or the name of a key in the key store "
-            "(`jwtbearer keys create NAME`)"))
+        if self.key is None:
+            raise ConfigurationError(
+                "a JWT needs key=: a SigningKey, a signer or the name of a key in the key store "
+                "(`jwtbearer keys create NAME`)"
+            )
+        _set(self, "_key", resolve_key(self.key))
 
     def _signed(self, token_endpoint: str, now: float) -> str:
         source = self.assertion

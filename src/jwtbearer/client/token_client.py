@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
+from typing import Any
 
 import httpx
 
@@ -21,20 +22,29 @@ from .._flow import Deadline, arun, run
 from ..errors import TransportError
 from ..jose.assertion import JWS, JWT
 from ..jose.keys import SigningKey
+from ..jose.signer import Signer
 from ..token import Clock, Token
 from ._base import Answer, ClientBase, Sleep, Step
 from .client_auth import ClientAuth, NoClientAuth
 from .grants import AuthorizationCode, ClientCredentials, Grant, JWTBearer, RefreshToken
 from .protocol import RetryPolicy, TokenRequest
 from .sources import AsyncEndpointSource, EndpointSource
-from .transport import HTTP_FAILURES, Watchdog, default_transports, transport_error
+from .token_exchange import TokenExchange
+from .transport import (
+    HTTP_FAILURES,
+    Watchdog,
+    aread_body,
+    default_transports,
+    read_body,
+    transport_error,
+)
 
 __all__ = ["AsyncTokenClient", "TokenClient"]
 
 logger = logging.getLogger("jwtbearer")
 
 
-def _jwt_bearer(jwt_or_assertion: JWT | JWS | str, key: SigningKey | str | None,
+def _jwt_bearer(jwt_or_assertion: JWT | JWS | str, key: SigningKey | Signer | str | None,
                 scope: str | None) -> JWTBearer:
     return JWTBearer(jwt_or_assertion, key=key, scope=scope)
 
@@ -77,7 +87,26 @@ class TokenClient(ClientBase):
             limits=httpx.Limits(max_keepalive_connections=0),
         )
 
-    def jwt_bearer(self, jwt_or_assertion: JWT | JWS | str, key: SigningKey | str | None = None,
+    @classmethod
+    def from_issuer(cls, issuer: str, auth: ClientAuth | None = None, *, timeout: float = 10.0,
+                    http: httpx.Client | None = None, allow_insecure_http: bool = False,
+                    retry: RetryPolicy | None = None, clock: Clock | None = None,
+                    sleep: Callable[[float], None] | None = None) -> TokenClient:
+        """A client for the token endpoint in ``issuer``'s metadata (:func:`jwtbearer.discover`).
+
+        A JWT client authentication without ``audience`` gets the issuer as ``aud``
+        (rfc7523bis); its method and algorithm must be among those the server publishes.
+        """
+        from .discovery import client_arguments, discover
+
+        metadata = discover(issuer, http=http, timeout=timeout,
+                            allow_insecure_http=allow_insecure_http, clock=clock)
+        endpoint, checked = client_arguments(auth, metadata)
+        return cls(endpoint, checked, timeout=timeout, http=http,
+                   allow_insecure_http=allow_insecure_http, retry=retry, clock=clock, sleep=sleep)
+
+    def jwt_bearer(self, jwt_or_assertion: JWT | JWS | str,
+                   key: SigningKey | Signer | str | None = None,
                    scope: str | None = None) -> Token:
         """JWT bearer grant (RFC 7523 §2.1); a JWT is signed with ``key`` for each attempt."""
         return self.request_token(_jwt_bearer(jwt_or_assertion, key, scope))
@@ -96,6 +125,11 @@ class TokenClient(ClientBase):
     def refresh(self, refresh_token: str, scope: str | None = None) -> Token:
         """Refresh (RFC 6749 §6); the old refresh token is kept when no new one is issued."""
         return self.request_token(RefreshToken(refresh_token, scope))
+
+    def token_exchange(self, subject_token: str, subject_token_type: str,
+                       **options: Any) -> Token:
+        """Token exchange (RFC 8693 §2.1); ``options`` as for :class:`TokenExchange`."""
+        return self.request_token(TokenExchange(subject_token, subject_token_type, **options))
 
     def request_token(self, grant: Grant) -> Token:
         """Send ``grant``, retrying per the policy; a :class:`Token` or a typed error."""
@@ -123,14 +157,8 @@ class TokenClient(ClientBase):
                                            auth=None)
                 try:
                     watchdog.watch(response.extensions.get("network_stream"))
-                    reader = self._reader(response)
-                    if response.is_stream_consumed:
-                        reader.feed(response.content)
-                    else:
-                        for chunk in response.iter_raw():
-                            reader.feed(chunk)
-                            deadline.check()
-                    return response.status_code, response.headers, reader.finish()
+                    body = read_body(response, self._host, deadline)
+                    return response.status_code, response.headers, body
                 finally:
                     response.close()
         except HTTP_FAILURES as exc:
@@ -181,8 +209,24 @@ class AsyncTokenClient(ClientBase):
             transport=default_transports()[1], verify=True, follow_redirects=False,
         )
 
+    @classmethod
+    async def from_issuer(cls, issuer: str, auth: ClientAuth | None = None, *,
+                          timeout: float = 10.0, http: httpx.AsyncClient | None = None,
+                          allow_insecure_http: bool = False, retry: RetryPolicy | None = None,
+                          clock: Clock | None = None,
+                          sleep: Callable[[float], Awaitable[None]] | None = None
+                          ) -> AsyncTokenClient:
+        """The async twin of :meth:`TokenClient.from_issuer`: ``await ...from_issuer(...)``."""
+        from .discovery import adiscover, client_arguments
+
+        metadata = await adiscover(issuer, http=http, timeout=timeout,
+                                   allow_insecure_http=allow_insecure_http, clock=clock)
+        endpoint, checked = client_arguments(auth, metadata)
+        return cls(endpoint, checked, timeout=timeout, http=http,
+                   allow_insecure_http=allow_insecure_http, retry=retry, clock=clock, sleep=sleep)
+
     async def jwt_bearer(self, jwt_or_assertion: JWT | JWS | str,
-                         key: SigningKey | str | None = None,
+                         key: SigningKey | Signer | str | None = None,
                          scope: str | None = None) -> Token:
         """JWT bearer grant (RFC 7523 §2.1); a JWT is signed with ``key`` for each attempt."""
         return await self.request_token(_jwt_bearer(jwt_or_assertion, key, scope))
@@ -201,6 +245,13 @@ class AsyncTokenClient(ClientBase):
     async def refresh(self, refresh_token: str, scope: str | None = None) -> Token:
         """Refresh (RFC 6749 §6); the old refresh token is kept when no new one is issued."""
         return await self.request_token(RefreshToken(refresh_token, scope))
+
+    async def token_exchange(self, subject_token: str, subject_token_type: str,
+                             **options: Any) -> Token:
+        """Token exchange (RFC 8693 §2.1); ``options`` as for :class:`TokenExchange`."""
+        return await self.request_token(
+            TokenExchange(subject_token, subject_token_type, **options)
+        )
 
     async def request_token(self, grant: Grant) -> Token:
         """Send ``grant``, retrying per the policy; a :class:`Token` or a typed error."""
@@ -225,14 +276,8 @@ class AsyncTokenClient(ClientBase):
                         http_request, stream=True, follow_redirects=False, auth=None
                     )
                     try:
-                        reader = self._reader(response)
-                        if response.is_stream_consumed:
-                            reader.feed(response.content)
-                        else:
-                            async for chunk in response.aiter_raw():
-                                reader.feed(chunk)
-                                deadline.check()
-                        return response.status_code, response.headers, reader.finish()
+                        body = await aread_body(response, self._host, deadline)
+                        return response.status_code, response.headers, body
                     finally:
                         await response.aclose()
                 finally:

@@ -21,14 +21,18 @@ import httpx
 
 from .._flow import Deadline, DeadlineExceeded
 from ..errors import ConfigurationError, TransportError, redact
+from .protocol import BodyReader
 
 __all__ = [
     "ACCEPT_ENCODING",
     "HTTP_FAILURES",
     "Watchdog",
+    "aread_body",
+    "body_reader",
     "check_endpoint",
     "check_timeout",
     "default_transports",
+    "read_body",
     "set_default_transports",
     "transport_error",
 ]
@@ -67,28 +71,39 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def check_endpoint(endpoint: object, allow_insecure_http: bool) -> str:
-    """The endpoint's host, after refusing URLs a token request must not go to."""
+def check_endpoint(endpoint: object, allow_insecure_http: bool, *, what: str | None = None) -> str:
+    """The endpoint's host, after refusing URLs a request must not go to.
+
+    Without ``what`` the URL is a token endpoint; ``what`` names a document fetched by GET
+    instead (``"server metadata"``, ``"JWKS"``), for the same rules in that document's words.
+    """
+    label = "endpoint" if what is None else f"the {what} URL"
     if not isinstance(endpoint, str):
-        raise ConfigurationError("endpoint must be the token endpoint URL as a string")
+        raise ConfigurationError(
+            "endpoint must be the token endpoint URL as a string" if what is None
+            else f"{label} must be a string, not {type(endpoint).__name__}"
+        )
     try:
         parts = httpx.URL(endpoint)
     except (httpx.InvalidURL, TypeError, ValueError):
-        raise ConfigurationError(f"endpoint {endpoint!r} is not a valid URL") from None
+        raise ConfigurationError(f"{label} {endpoint!r} is not a valid URL") from None
     host = parts.host
     if parts.scheme not in ("https", "http") or not host:
-        raise ConfigurationError(
-            f"endpoint {endpoint!r} must be an absolute https:// URL of the token endpoint"
-        )
+        raise ConfigurationError(f"{label} {endpoint!r} must be an absolute https:// URL"
+                                 + (" of the token endpoint" if what is None else ""))
+    if what is not None and (parts.userinfo or parts.fragment):
+        raise ConfigurationError(f"{label} {endpoint!r} must not carry credentials or a fragment")
     if parts.userinfo:
         raise ConfigurationError("put client credentials in auth=, not in the endpoint URL")
     if parts.fragment:
         raise ConfigurationError("the token endpoint URL must not have a fragment (RFC 6749 §3.2)")
     if parts.scheme == "http" and not allow_insecure_http and not _is_loopback(host):
+        why = (": token requests carry credentials and RFC 6749 §3.2 requires TLS" if what is None
+               else f" for the {what}: keys and endpoints fetched without TLS can be replaced in "
+               "transit")
         raise ConfigurationError(
-            f"refusing http:// to {host}: token requests carry credentials and RFC 6749 §3.2 "
-            "requires TLS. Use https://, or allow_insecure_http=True for a test server "
-            "(plain http is allowed to loopback: 127.0.0.1, ::1, localhost)"
+            f"refusing http:// to {host}{why}. Use https://, or allow_insecure_http=True for a "
+            "test server (plain http is allowed to loopback: 127.0.0.1, ::1, localhost)"
         )
     return host
 
@@ -102,12 +117,14 @@ def check_timeout(timeout: object) -> float:
     return float(timeout)
 
 
-def transport_error(exc: BaseException, host: str, deadline: Deadline) -> TransportError:
-    """What went wrong on the wire, in words that name the phase and the host."""
+def transport_error(exc: BaseException, host: str, deadline: Deadline, *,
+                    kind: str = "token request") -> TransportError:
+    """What went wrong on the wire, in words that name the phase and the host; ``kind`` names
+    the request (``"JWKS request"``)."""
     timeout = deadline.seconds
     if deadline.fired or isinstance(exc, (DeadlineExceeded, TimeoutError)):
         return TransportError(
-            f"the token request to {host} did not complete within {timeout:g} s (the timeout "
+            f"the {kind} to {host} did not complete within {timeout:g} s (the timeout "
             "bounds the whole request: connect, send, headers and body); the server is slow or "
             "unreachable"
         )
@@ -131,7 +148,7 @@ def transport_error(exc: BaseException, host: str, deadline: Deadline) -> Transp
         what = f"failed while sending the request: {detail}"
     else:
         what = f"failed: {type(exc).__name__}: {detail}"
-    return TransportError(f"token request to {host} {what}")
+    return TransportError(f"{kind} to {host} {what}")
 
 
 class Watchdog:
@@ -179,3 +196,35 @@ class Watchdog:
         with self._lock:
             self._done = True
         self._timer.cancel()
+
+
+def body_reader(response: httpx.Response, host: str) -> BodyReader:
+    """A capped reader for the body of ``response`` (:class:`~.protocol.BodyReader`)."""
+    # A response built in memory (a mock transport) arrives already read and decoded.
+    encoding = None if response.is_stream_consumed else response.headers.get("content-encoding")
+    return BodyReader(encoding, host=host, content_length=response.headers.get("content-length"))
+
+
+def read_body(response: httpx.Response, host: str, deadline: Deadline) -> bytes:
+    """The body of a streamed response, capped and decompressed, the deadline checked between
+    chunks (sync)."""
+    reader = body_reader(response, host)
+    if response.is_stream_consumed:
+        reader.feed(response.content)
+    else:
+        for chunk in response.iter_raw():
+            reader.feed(chunk)
+            deadline.check()
+    return reader.finish()
+
+
+async def aread_body(response: httpx.Response, host: str, deadline: Deadline) -> bytes:
+    """The async twin of :func:`read_body`."""
+    reader = body_reader(response, host)
+    if response.is_stream_consumed:
+        reader.feed(response.content)
+    else:
+        async for chunk in response.aiter_raw():
+            reader.feed(chunk)
+            deadline.check()
+    return reader.finish()

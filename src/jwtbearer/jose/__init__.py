@@ -1,5 +1,6 @@
 """JOSE: keys (PEM, PKCS#12, JWK, secrets), compact JWS over ``cryptography``, the key store,
-and the Apex ``Auth.JWT`` / ``Auth.JWS`` assertion builders.
+the Apex ``Auth.JWT`` / ``Auth.JWS`` assertion builders, and the ``Signer`` protocol any key
+(in memory, on a token, in a KMS) follows.
 
 Layer: imports only the root modules (``errors``, ``token``, ``oauth``, ``_util``); the client,
 the server and the diagnostics all build on it.
@@ -18,6 +19,7 @@ from .jws import (
 )
 from .keys import ALGORITHMS, SigningKey, VerifyingKey, load_jwks
 from .keystore import KeyStore, default_key_store
+from .signer import Signer
 
 __all__ = [
     "ALGORITHMS",
@@ -26,6 +28,7 @@ __all__ = [
     "MAX_TOKEN_LENGTH",
     "REGISTERED_CLAIMS",
     "KeyStore",
+    "Signer",
     "SigningKey",
     "VerifiedJWS",
     "VerifyingKey",

@@ -1,4 +1,4 @@
-"""The JWS protected header a SigningKey signs under (RFC 7515 §4.1), encoded."""
+"""The JWS protected header a SigningKey or any Signer signs under (RFC 7515 §4.1), encoded."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from ..errors import ConfigurationError, JWSError
 from ._b64 import b64url_encode
 
 if TYPE_CHECKING:
-    from .keys import SigningKey
+    from .signer import Signer
 
 __all__ = ["build_header"]
 
@@ -18,7 +18,7 @@ _JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True, allow_nan=Fal
 
 
 def build_header(
-    key: SigningKey, headers: Mapping[str, Any] | None, typ: str | None, x5t_s256: bool
+    key: Signer, headers: Mapping[str, Any] | None, typ: str | None, x5t_s256: bool
 ) -> bytes:
     """``{"alg", "typ", "kid", "x5t#S256", **headers}`` as base64url, followed by '.'."""
     header: dict[str, Any] = {"alg": key.alg}

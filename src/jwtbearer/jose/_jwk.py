@@ -86,14 +86,14 @@ def _kty_of(data: Mapping[str, Any]) -> str:
 
 def _ec_curve(data: Mapping[str, Any]) -> tuple[ec.EllipticCurve, int]:
     crv = data.get("crv")
-    if crv not in _JWK_CURVES:
+    if not isinstance(crv, str) or crv not in _JWK_CURVES:
         raise KeyLoadError(f"unsupported EC curve {crv!r}; use P-256, P-384 or P-521")
     return _JWK_CURVES[crv]
 
 
 def _okp_size(data: Mapping[str, Any]) -> int:
     crv = data.get("crv")
-    if crv not in _OKP_SIZES:
+    if not isinstance(crv, str) or crv not in _OKP_SIZES:
         raise KeyLoadError(f"unsupported OKP curve {crv!r}; use Ed25519 (RFC 8037)")
     return _OKP_SIZES[crv]
 
@@ -220,7 +220,8 @@ def _check_jwk_use(data: Mapping[str, Any], op: str) -> None:
     ops = data.get("key_ops")
     # The public half of a private JWK marked for "sign" verifies what it signs.
     allowed = {op, "sign"} if op == "verify" and "d" in data else {op}
-    if ops is not None and (not isinstance(ops, list) or not allowed.intersection(ops)):
+    if ops is not None and (not isinstance(ops, list) or
+                            not any(isinstance(o, str) and o in allowed for o in ops)):
         raise KeyLoadError(f"this JWK's key_ops {ops!r} do not include {op!r}")
 
 

@@ -108,8 +108,9 @@ def _read_key_file(path: str | os.PathLike[str], load: Callable[[bytes], _R]) ->
     p = Path(path)
     try:
         data = p.read_bytes()
-    except OSError as exc:
-        raise KeyLoadError(f"cannot read key file {p}: {exc.strerror or exc}") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        problem = getattr(exc, "strerror", None) or exc
+        raise KeyLoadError(f"cannot read key file {p}: {problem}") from None
     try:
         return load(data)
     except KeyLoadError as exc:

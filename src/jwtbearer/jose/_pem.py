@@ -117,9 +117,12 @@ def _load_certificate(
                 if b"-----BEGIN" in raw
                 else x509.load_der_x509_certificate(raw)
             )
-        except ValueError:
+        except (ValueError, x509.InvalidVersion):
             raise KeyLoadError(_BAD_CERT) from None
-    public = cert.public_key()
+    try:
+        public = cert.public_key()
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise KeyLoadError(f"could not read the certificate's public key: {exc}") from None
     if not isinstance(public, _PUBLIC_TYPES):
         raise KeyLoadError(f"unsupported certificate key type {type(public).__name__}")
     return public, cert
@@ -151,9 +154,12 @@ def _matching_certificate(certs: list[bytes], public: PublicKey) -> x509.Certifi
     for pem in certs:
         try:
             cert = x509.load_pem_x509_certificate(pem)
-        except ValueError:
+        except (ValueError, x509.InvalidVersion):
             raise KeyLoadError(_BAD_CERT) from None
-        cert_key = cert.public_key()
+        try:
+            cert_key = cert.public_key()
+        except (ValueError, UnsupportedAlgorithm) as exc:
+            raise KeyLoadError(f"could not read the certificate's public key: {exc}") from None
         if isinstance(cert_key, _PUBLIC_TYPES) and _spki(cert_key) == wanted:
             return cert
     raise KeyLoadError(

@@ -18,6 +18,7 @@ from ..token import Clock, system_clock
 from .jws import b64url_decode, parse_json_object, sign_compact
 from .keys import SigningKey
 from .keystore import resolve_key
+from .signer import Signer
 
 __all__ = ["JWS", "JWT", "REGISTERED_CLAIMS", "make_assertion", "new_jti"]
 
@@ -60,7 +61,7 @@ def _check_additional(claims: Mapping[str, Any] | None) -> dict[str, Any]:
 
 def make_assertion(
     *,
-    key: SigningKey,
+    key: SigningKey | Signer,
     iss: str | None,
     sub: str | None,
     aud: str | Sequence[str] | None,
@@ -273,7 +274,7 @@ class JWS:
     def __init__(
         self,
         payload: JWT | str,
-        key: SigningKey | str,
+        key: SigningKey | Signer | str,
         *,
         x5t_s256: bool = False,
         clock: Clock | None = None,

@@ -30,13 +30,17 @@ from ._b64 import b64url_decode, b64url_encode
 from ._b64 import canonical as _canonical
 from ._b64 import decode_checked as _decode
 from ._b64 import decode_checked as decode_segment
+from ._header import build_header
 from .keys import ALGORITHMS, SigningKey, VerifyingKey
+from .signer import Signer, checked_signer
 
 __all__ = [
     "MAX_TOKEN_LENGTH",
     "VerifiedJWS",
     "b64url_decode",
     "b64url_encode",
+    "checked_header",
+    "compact_text",
     "decode_segment",
     "malformed",
     "match_compact",
@@ -154,9 +158,18 @@ def parse_json_object(data: bytes | str, what: str = "JSON") -> dict[str, Any]:
     return value
 
 
+def _signer(key: object) -> Signer:
+    signer = checked_signer(key)
+    if signer is None:
+        raise ConfigurationError(
+            "key must be a SigningKey or a signer (alg, kid, x5t_s256, public_jwk(), sign())"
+        )
+    return signer
+
+
 def sign_compact(
     payload: Mapping[str, Any] | bytes | str,
-    key: SigningKey,
+    key: SigningKey | Signer,
     *,
     headers: Mapping[str, Any] | None = None,
     typ: str | None = "JWT",
@@ -167,7 +180,10 @@ def sign_compact(
     The header is ``{"alg": key.alg, "typ": typ, "kid": key.kid}`` (kid only when the key has
     one) plus ``x5t#S256`` when asked and any ``headers`` given.
     """
-    segment = key.header_segment(typ, x5t_s256=x5t_s256, headers=headers)
+    if isinstance(key, SigningKey):
+        segment = key.header_segment(typ, x5t_s256=x5t_s256, headers=headers)
+    else:
+        segment = build_header(_signer(key), headers, typ, x5t_s256)
     if type(payload) is dict:
         try:
             body = _DUMPS(payload).encode()
@@ -190,7 +206,7 @@ def sign_compact(
 
 
 def sign_with_header(
-    protected_header: bytes | str, payload: bytes | str, key: SigningKey
+    protected_header: bytes | str, payload: bytes | str, key: SigningKey | Signer
 ) -> str:
     """Sign ``payload`` under exactly the given protected header bytes (RFC 7515 §5.1).
 
@@ -202,6 +218,8 @@ def sign_with_header(
         else bytes(protected_header)
     )
     header = parse_json_object(raw_header, "JWS header")
+    if not isinstance(key, SigningKey):
+        key = _signer(key)
     if header.get("alg") != key.alg:
         raise JWSError(f"header alg {header.get('alg')!r} is not the key's {key.alg!r}")
     if "crit" in header or "b64" in header:
@@ -396,3 +414,9 @@ def verify_split(
         if key.verify(signing_input, signature):
             return header, key
     raise JWSError("signature does not verify with the registered key")
+
+
+#: For callers that split a token themselves (resource-server validation): the text checks of
+#: :func:`verify_compact` (type, ASCII, length) and the header vetting of :func:`verify_split`.
+compact_text = _text
+checked_header = _checked_header

@@ -382,6 +382,12 @@ class VerifyingKey(_Key[PublicKey | bytes]):
         """True when ``signature`` is this key's ``alg`` signature over ``data``."""
         return self._verify(data, signature)
 
+    def public_key(self) -> PublicKey:
+        """The ``cryptography`` public key (a shared secret has none)."""
+        if isinstance(self._key, bytes):
+            raise ConfigurationError("a shared secret has no public key")
+        return self._key
+
     def with_alg(self, alg: str) -> VerifyingKey:
         """The same key pinned to another algorithm of its family (e.g. PS256 for an RSA key)."""
         return VerifyingKey(self._key, alg=alg, kid=self.kid, certificate=self.certificate)
@@ -408,6 +414,7 @@ def load_jwks(jwks: Mapping[str, Any] | str) -> list[VerifyingKey]:
             item.get("use", "sig") != "sig"
             or (isinstance(ops, list) and "verify" not in ops)
             or item.get("kty") not in ("RSA", "EC", "OKP", "oct")
+            or not isinstance(item.get("alg", "RS256"), str)
             or item.get("alg", "RS256") not in ALGORITHMS
         ):
             continue

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from .._util import home, write_file
 from ..errors import ConfigurationError, KeyLoadError
 from .keys import SigningKey
+from .signer import Signer, checked_signer
 
 __all__ = [
     "KEY_FILE_SUFFIXES",
@@ -238,15 +239,20 @@ def default_key_store() -> KeyStore:
 
 def resolve_key(
     key: object,
-    refusal: str = "key must be a SigningKey or the name of a key in the key store",
-) -> SigningKey:
-    """``key`` itself when it is a :class:`SigningKey`, else the entry of the default key store
+    refusal: str = "key must be a SigningKey, a signer (alg, kid, x5t_s256, public_jwk(), "
+    "sign()) or the name of a key in the key store",
+) -> SigningKey | Signer:
+    """``key`` itself when it is a :class:`SigningKey` or follows :class:`Signer` (a key on a
+    token, in a KMS: its ``alg`` must be asymmetric), else the entry of the default key store
     it names; anything else is a :class:`ConfigurationError` saying ``refusal``."""
     if isinstance(key, SigningKey):
         return key
     if isinstance(key, str):
         return default_key_store().get(key)
-    raise ConfigurationError(refusal)
+    signer = checked_signer(key)
+    if signer is None:
+        raise ConfigurationError(refusal)
+    return signer
 
 
 #: Suffixes that make a ``key`` value a file name rather than a key-store name.

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from .config import load_config
 from .core import Response, TokenEndpoint
+from .limits import ServerLimits
 
 if TYPE_CHECKING:
     import uvicorn
@@ -266,15 +267,19 @@ def listen_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     return sock
 
 
-def uvicorn_server(app: Any, *, pure_python: bool = False) -> uvicorn.Server:
+def uvicorn_server(app: Any, *, pure_python: bool = False,
+                   limits: ServerLimits | None = None) -> uvicorn.Server:
     """A uvicorn server for ``app``: warnings only, no access log, no lifespan.
 
     uvicorn runs on httptools and uvloop when they are installed (the ``server`` extra pulls
     them in where they build); ``pure_python`` forces h11 and asyncio, for comparison.
+    ``limits`` (default :class:`~jwtbearer.server.limits.ServerLimits`) cuts off slow, idle
+    and surplus connections.
     """
     import uvicorn
 
-    stack: dict[str, Any] = {"http": "h11", "loop": "asyncio"} if pure_python else {}
+    stack: dict[str, Any] = {"loop": "asyncio"} if pure_python else {}
+    stack.update((limits or ServerLimits()).uvicorn_options(pure_python=pure_python))
     return uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False,
                                          lifespan="off", **stack))
 
@@ -288,11 +293,12 @@ class BackgroundServer:
     """
 
     def __init__(self, app: Any, *, sock: socket.socket | None = None,
-                 start_timeout: float = 10.0, pure_python: bool = False) -> None:
+                 start_timeout: float = 10.0, pure_python: bool = False,
+                 limits: ServerLimits | None = None) -> None:
         self._sock = sock or listen_socket()
         host, port = self._sock.getsockname()[:2]
         self.url = f"http://{host}:{port}"
-        self._server = uvicorn_server(app, pure_python=pure_python)
+        self._server = uvicorn_server(app, pure_python=pure_python, limits=limits)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]},
                                         name="jwtbearer-server", daemon=True)
         self._start_timeout = start_timeout

@@ -19,6 +19,7 @@ from .._util import home as _home
 from .._util import write_file as _write_file
 from ..errors import ConfigurationError, KeyLoadError
 from ..jose.keys import SigningKey
+from .limits import default_max_connections
 from .registry import Client, ClientRegistry, ServerConfigError, parse_client
 
 __all__ = ["ACCESS_TOKEN_ALGS", "PRESETS", "ServerConfig", "load_config", "parse_config"]
@@ -33,6 +34,11 @@ _INTS: dict[str, tuple[int, int, int]] = {  # key: (default, min, max)
     "max_assertion_size": (16 * 1024, 1024, 64 * 1024),
     "max_body_size": (64 * 1024, 1024, 1024 * 1024),
     "replay_max_entries": (1_000_000, 1, 100_000_000),
+    # Connection limits (server/limits.py): seconds, and connections per process.
+    "header_timeout": (10, 1, 3600),
+    "body_timeout": (30, 1, 3600),
+    "keep_alive_timeout": (5, 1, 3600),
+    "max_connections": (default_max_connections(), 1, 1_000_000),
     "refresh_token_lifetime": (14 * 86_400, 60, 365 * 86_400),
     "replay_max_bytes": (256 * 1024 * 1024, 64 * 1024, 64 * 1024**3),
 }
@@ -93,6 +99,11 @@ class ServerConfig:
     error_detail: str = "full"
     instance_url: str | None = None
     source: str = "<config>"
+    header_timeout: int = 10
+    body_timeout: int = 30
+    keep_alive_timeout: int = 5
+    max_connections: int = 0
+    """0: the default of :class:`~jwtbearer.server.limits.ServerLimits` (512 per core)."""
     preset: str | None = None
     token_path: str = "/token"
     authorize_path: str = "/authorize"
@@ -159,7 +170,7 @@ def _signing_key(data: Mapping[str, Any], base: Path, source: str, alg: str) -> 
             # Mode 0600 from creation, then renamed into place: never readable by others,
             # never half-written.
             _write_file(path, key.private_pem())
-    except (KeyLoadError, ConfigurationError, OSError) as exc:
+    except (KeyLoadError, ConfigurationError, OSError, ValueError) as exc:  # ValueError: NUL
         raise ServerConfigError(source, "state_dir", f"{path}: {exc}") from None
     return key.with_kid(key.thumbprint())
 
@@ -280,6 +291,10 @@ def parse_config(
         replay_max_bytes=ints["replay_max_bytes"],
         require_jti=bools["require_jti"],
         allow_audience_array=bools["allow_audience_array"],
+        header_timeout=ints["header_timeout"],
+        body_timeout=ints["body_timeout"],
+        keep_alive_timeout=ints["keep_alive_timeout"],
+        max_connections=ints["max_connections"],
         preset=data.get("preset"),
         token_path=token_path,
         authorize_path=authorize_path,

@@ -157,8 +157,9 @@ def _load_keys(table: Mapping[str, Any], base: Path, source: str, where: str) ->
                 path = base / value
                 try:
                     keys = load_jwks(path.read_text(encoding="utf-8"))
-                except OSError as exc:
-                    raise KeyLoadError(f"cannot read {path}: {exc.strerror or exc}") from None
+                except (OSError, ValueError) as exc:  # ValueError: not UTF-8, a NUL in the name
+                    problem = getattr(exc, "strerror", None) or exc
+                    raise KeyLoadError(f"cannot read {path}: {problem}") from None
             else:
                 raise KeyLoadError("must be a file name or an inline JWK Set table")
             if not keys:

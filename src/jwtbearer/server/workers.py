@@ -35,9 +35,10 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..errors import ConfigurationError
+from .limits import ServerLimits
 
-__all__ = ["WORKER_HEADER", "Supervisor", "check_shared_state", "listen_sockets",
-           "run_workers", "with_worker_header"]
+__all__ = ["WORKER_HEADER", "Supervisor", "check_shared_state", "listen_failure",
+           "listen_sockets", "run_workers", "with_worker_header"]
 
 #: Response header on ``/healthz`` naming the worker process that answered (its pid): lets a
 #: load balancer's probe or a test tell workers apart. It carries nothing secret.
@@ -124,14 +125,15 @@ def _die_with_parent() -> None:
         libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
 
 
-def _worker_main(make_app: Callable[[], Any], sock: socket.socket) -> int:
+def _worker_main(make_app: Callable[[], Any], sock: socket.socket,
+                 limits: ServerLimits | None = None) -> int:
     """Runs in the forked child: build the app, serve until told to stop."""
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD):
         signal.signal(sig, signal.SIG_DFL)
     _die_with_parent()
     from .app import uvicorn_server
 
-    uvicorn_server(with_worker_header(make_app())).run(sockets=[sock])
+    uvicorn_server(with_worker_header(make_app()), limits=limits).run(sockets=[sock])
     return 0
 
 
@@ -140,7 +142,9 @@ class Supervisor:
 
     def __init__(self, make_app: Callable[[], Any], socks: list[socket.socket], workers: int, *,
                  max_restarts: int = 10, restart_window: float = 60.0,
-                 stop_timeout: float = 10.0, log: Callable[[str], None] | None = None) -> None:
+                 stop_timeout: float = 10.0, log: Callable[[str], None] | None = None,
+                 limits: ServerLimits | None = None) -> None:
+        self._limits = limits
         self._make_app = make_app
         self._socks = socks
         self._count = workers
@@ -175,7 +179,7 @@ class Supervisor:
                 for other in self._socks:
                     if other is not sock:
                         other.close()
-                status = _worker_main(self._make_app, sock)
+                status = _worker_main(self._make_app, sock, self._limits)
             except BaseException as exc:  # reported, then the child exits
                 print(f"worker {os.getpid()} failed: {type(exc).__name__}: {exc}",
                       file=sys.stderr, flush=True)
@@ -268,20 +272,36 @@ def _describe(wait_status: int) -> str:
     return f"status {os.waitstatus_to_exitcode(wait_status)}"
 
 
+def listen_failure(host: str, port: int, exc: OSError) -> tuple[str, str | None]:
+    """Why ``host:port`` cannot be listened on, and what to do: the one wording of the
+    one-process server and of the workers' supervisor."""
+    import errno
+
+    in_use = exc.errno == errno.EADDRINUSE
+    reason = "address already in use" if in_use else (exc.strerror or str(exc)).lower()
+    hint = "stop what uses the port, or give another one with --port" if in_use else None
+    return f"cannot listen on {host}:{port}: {reason}", hint
+
+
 def run_workers(make_app: Callable[[], Any], *, host: str, port: int, workers: int,
-                log: Callable[[str], None] | None = None) -> int:
+                log: Callable[[str], None] | None = None,
+                limits: ServerLimits | None = None,
+                sockets: list[socket.socket] | None = None) -> int:
     """Serve ``make_app()`` (called once in each worker) from ``workers`` processes on
-    ``host:port`` until SIGINT/SIGTERM; returns the exit status. POSIX only (fork)."""
+    ``host:port`` until SIGINT/SIGTERM; returns the exit status. POSIX only (fork). Every
+    worker cuts off slow, idle and surplus clients by ``limits`` (its own connection count).
+    ``sockets`` are ones :func:`listen_sockets` already bound (the caller then reports a port
+    in use itself); without them they are bound here."""
     if not hasattr(os, "fork"):
         raise ConfigurationError("--workers needs fork(): run one worker per process instead")
     log = log or (lambda line: print(line, file=sys.stderr, flush=True))
     try:
-        socks = listen_sockets(host, port, workers)
+        socks = sockets if sockets is not None else listen_sockets(host, port, workers)
     except OSError as exc:
-        log(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+        log(listen_failure(host, port, exc)[0])
         return 1
     try:
-        return Supervisor(make_app, socks, workers, log=log).run()
+        return Supervisor(make_app, socks, workers, log=log, limits=limits).run()
     finally:
         for sock in socks:
             sock.close()

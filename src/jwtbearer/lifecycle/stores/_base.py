@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
@@ -59,6 +60,36 @@ def wait_for_lock(try_once: Callable[[], bool], limit: float, taken: str) -> Non
             raise StoreLockTimeout(f"the refresh lock in {taken} stayed taken for {limit:g} s")
         time.sleep(min(pause, left))
         pause = min(pause * 2, 0.05)
+
+
+def keep_renewed(renew: Callable[[], bool], *, every: float, limit: float,
+                 where: str) -> threading.Event:
+    """Renew a held lock in a daemon thread; set the returned event to stop.
+
+    ``renew`` returns False once the lock is no longer ours (then renewal ends with a warning)
+    and raises :class:`StoreError` when the store does not answer (then the next renewal may
+    land; if none does, the lock expires by itself). Renewal ends after ``limit`` seconds too:
+    waiters give up then anyway, and a holder that never leaves its ``with`` block (a
+    cancelled task) cannot keep the lock for ever.
+    """
+    stop = threading.Event()
+    until = time.monotonic() + limit
+
+    def run() -> None:
+        while not stop.wait(every) and time.monotonic() < until:
+            try:
+                if not renew():
+                    if not stop.is_set():
+                        log.warning(
+                            "lost the refresh lock in %s before the refresh ended (it was not "
+                            "renewed in time); another process may refresh too", where,
+                        )
+                    return
+            except StoreError:
+                continue
+
+    threading.Thread(target=run, name="jwtbearer-lock-renewal", daemon=True).start()
+    return stop
 
 
 @runtime_checkable

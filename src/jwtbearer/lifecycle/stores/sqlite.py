@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ...errors import ConfigurationError
 from ...token import Clock, Token, system_clock
-from ._base import Sealer, StoreError, hashed, log, wait_for_lock
+from ._base import Sealer, StoreError, hashed, keep_renewed, log, wait_for_lock
 
 __all__ = ["SQLiteStore"]
 
@@ -36,10 +36,11 @@ class SQLiteStore:
       ``$JWTBEARER_CACHE_KEY``, else a random key created once in ``$JWTBEARER_HOME/cache.key``
       (mode 0600), never beside the database: a copied database alone reveals nothing.
       ``plaintext=True`` stores JSON as is.
-    - ``lock(key)`` is a lock row with an owner and an expiry: a process that dies while holding
-      it (SIGKILL, power loss) blocks the others for at most ``lock_ttl`` seconds. Waiting gives
-      up after ``lock_timeout`` seconds (default ``lock_ttl + 5``) with
-      :class:`~jwtbearer.stores.StoreLockTimeout`.
+    - ``lock(key)`` is a lock row with an owner and an expiry, renewed by its holder every
+      ``0.3 * lock_ttl`` while it refreshes (so a slow refresh with retries keeps it): a process
+      that dies while holding it (SIGKILL, power loss) blocks the others for at most
+      ``lock_ttl`` seconds. Waiting gives up after ``lock_timeout`` seconds (default
+      ``lock_ttl + 5``) with :class:`~jwtbearer.stores.StoreLockTimeout`.
     - An entry that does not decrypt (a changed key) is a cache miss with a logged warning, and
       the next refresh overwrites it.
     """
@@ -146,6 +147,15 @@ class SQLiteStore:
             conn.execute("COMMIT")
             return cur.rowcount == 1
 
+    def _renew(self, hkey: str, owner: str) -> bool:
+        try:
+            with self._connect() as conn:
+                cur = conn.execute("UPDATE locks SET expires = ? WHERE key = ? AND owner = ?",
+                                   (self._clock() + self.lock_ttl, hkey, owner))
+                return cur.rowcount == 1
+        except sqlite3.Error as exc:
+            raise self._error("lock", exc) from exc
+
     @contextmanager
     def lock(self, key: str, *, wait: bool = True) -> Iterator[None]:
         """Hold the refresh lock for ``key`` across processes (see the class docstring)."""
@@ -160,9 +170,12 @@ class SQLiteStore:
             )
         except sqlite3.Error as exc:
             raise self._error("lock", exc) from exc
+        stop = keep_renewed(lambda: self._renew(hkey, owner), every=self.lock_ttl * 0.3,
+                            limit=self.lock_timeout, where=str(self.path))
         try:
             yield
         finally:
+            stop.set()
             try:
                 with self._connect() as conn:
                     conn.execute("DELETE FROM locks WHERE key = ? AND owner = ?", (hkey, owner))
