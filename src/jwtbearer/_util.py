@@ -1,7 +1,7 @@
 """One of each small helper: the home directory, the atomic private write, secret references
-(``env:NAME`` / ``file:PATH``), store keys, and URLs with their passwords redacted (Redis,
-proxy and token URLs in reprs, logs, errors and CLI output). Plain names behind the packages
-that use them."""
+(``env:NAME`` / ``file:PATH`` / ``keyring:SERVICE/NAME``), store keys, and URLs with their
+passwords redacted (Redis, proxy and token URLs in reprs, logs, errors and CLI output). Plain
+names behind the packages that use them."""
 
 from __future__ import annotations
 
@@ -13,8 +13,23 @@ from pathlib import Path
 
 from .errors import ConfigurationError
 
-__all__ = ["REDACTED", "home", "identity_key", "read_env", "read_secret_file", "redact_url",
-           "resolve_secret", "write_file"]
+__all__ = [
+    "REDACTED",
+    "SECRET_FORMS",
+    "SECRET_REFERENCES",
+    "home",
+    "identity_key",
+    "read_env",
+    "read_keyring",
+    "read_secret_file",
+    "redact_url",
+    "resolve_secret",
+    "write_file",
+]
+
+#: The prefixes of a secret reference, and how each is written in a message.
+SECRET_REFERENCES = ("env:", "file:", "keyring:")
+SECRET_FORMS = '"env:VARIABLE", "file:/path" or "keyring:SERVICE/NAME"'
 
 
 def identity_key(
@@ -89,8 +104,11 @@ def read_secret_file(path: Path) -> str:
 def resolve_secret(
     reference: str, *, base_dir: Path | None = None, environ: Mapping[str, str] | None = None
 ) -> str:
-    """The value behind ``env:NAME`` or ``file:PATH`` (relative paths from ``base_dir``)."""
+    """The value behind ``env:NAME``, ``file:PATH`` (relative paths from ``base_dir``) or
+    ``keyring:SERVICE/NAME`` (the OS keychain, with the ``keyring`` extra)."""
     kind, _, target = reference.partition(":")
+    if kind == "keyring":
+        return read_keyring(target)
     if kind == "env":
         return read_env(target, environ)
     if kind == "file":
@@ -98,7 +116,34 @@ def resolve_secret(
         if not path.is_absolute() and base_dir is not None:
             path = base_dir / path
         return read_secret_file(path)
-    raise ConfigurationError(f'a secret is given as "env:NAME" or "file:PATH", not {kind!r}')
+    raise ConfigurationError(
+        f'a secret is given as "env:NAME", "file:PATH" or "keyring:SERVICE/NAME", not {kind!r}')
+
+
+def read_keyring(target: str) -> str:
+    """The secret the OS keychain holds for ``SERVICE/NAME`` (the part after ``keyring:``)."""
+    service, sep, name = target.partition("/")
+    if not sep or not service or not name:
+        raise ConfigurationError(
+            f'a keyring reference is "keyring:SERVICE/NAME", not "keyring:{target}"')
+    try:
+        import keyring
+        import keyring.errors
+    except ImportError:
+        raise ConfigurationError(
+            "keyring: references need the keyring package: pip install 'jwtbearer[keyring]'"
+        ) from None
+    try:
+        value = keyring.get_password(service, name)
+    except keyring.errors.KeyringError as exc:
+        raise ConfigurationError(
+            f"the OS keychain could not be read for {service}/{name}: {type(exc).__name__}: "
+            f"{exc}") from None
+    if not value:
+        raise ConfigurationError(
+            f"the OS keychain holds no secret for service {service!r}, name {name!r}; store "
+            f"it with `keyring set {service} {name}`")
+    return value
 
 
 #: What :func:`redact_url` puts in place of a URL's password.
@@ -133,3 +178,4 @@ def redact_url(text: str) -> str:
     if "://" not in text and "=" not in text:
         return text
     return _SECRET_PARAM.sub(rf"\g<1>{REDACTED}", _AUTHORITY.sub(_authority, text))
+

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import re
 
-from ._hints import CODE_HINTS, DESCRIPTION_HINTS
+from ._hints import CODE_HINTS, hint_for
 
 __all__ = [
     "ConfigurationError",
@@ -209,12 +209,9 @@ class TokenEndpointError(JWTBearerError):
     @property
     def hint(self) -> str | None:
         """What to check, from the error code and the description; None when nothing is known."""
-        described = (self.error_description or "").lower()
-        for needle, hint in DESCRIPTION_HINTS:
-            if needle in described:
-                return hint
-        if self.error is not None and self.error in CODE_HINTS:
-            return CODE_HINTS[self.error]
+        hint = hint_for(self.status, self.error, self.error_description)
+        if hint is not None:
+            return hint
         if self.status == 429:
             when = f" after {self.retry_after:g} s" if self.retry_after is not None else " later"
             return f"The server is rate limiting token requests; retry{when}."

@@ -23,11 +23,15 @@ __all__ = [
     "MS_THRESHOLD",
     "REFRESH_TOKEN_GRANT",
     "REFRESH_TOKEN_TYPE",
+    "SALESFORCE_LOGIN",
+    "SALESFORCE_SANDBOX_LOGIN",
     "SAML1_TOKEN_TYPE",
     "SAML2_TOKEN_TYPE",
     "SECRET_AUTH_METHODS",
     "TLS_AUTH_METHODS",
     "TOKEN_EXCHANGE_GRANT",
+    "default_assertion_audience",
+    "is_salesforce_sandbox",
 ]
 
 #: RFC 7523 §2.1.
@@ -70,3 +74,36 @@ TLS_AUTH_METHODS = ("tls_client_auth", "self_signed_tls_client_auth")
 MAX_NUMERIC_DATE = 2**53
 #: Epoch seconds past this (year 5138) can only be milliseconds; a NumericDate is seconds.
 MS_THRESHOLD = 10**11
+
+#: The aud Salesforce wants in a JWT bearer assertion for production and Developer Edition orgs,
+#: whatever host the token request goes to (My Domain included).
+SALESFORCE_LOGIN = "https://login.salesforce.com"
+#: ... and for sandboxes.
+SALESFORCE_SANDBOX_LOGIN = "https://test.salesforce.com"
+
+
+def _host(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
+
+
+def is_salesforce_sandbox(url: str) -> bool:
+    """True for ``test.salesforce.com`` and a sandbox My Domain
+    (``*.sandbox.my.salesforce.com``)."""
+    host = _host(url)
+    return host == "test.salesforce.com" or host.endswith(".sandbox.my.salesforce.com")
+
+
+def default_assertion_audience(token_url: str) -> str:
+    """The assertion's aud when none is configured: the token URL (RFC 7523 §3), except for
+    Salesforce (``*.salesforce.com``, ``*.force.com``), which documents
+    https://login.salesforce.com, or https://test.salesforce.com for a sandbox, as the aud
+    for every token host, My Domain and Experience Cloud sites included."""
+    host = _host(token_url)
+    if host == "salesforce.com" or host.endswith((".salesforce.com", ".force.com")):
+        return SALESFORCE_SANDBOX_LOGIN if is_salesforce_sandbox(token_url) else SALESFORCE_LOGIN
+    return token_url

@@ -16,7 +16,8 @@ a token::
 issuer's metadata (:func:`jwtbearer.discover`), and the issuer is the default ``aud``.
 
 Secrets never sit in the file: ``client_secret`` (and ``key_password``) must be
-``"env:VARIABLE"`` or ``"file:/path/to/secret"``; a literal value is refused with an error that
+``"env:VARIABLE"``, ``"file:/path/to/secret"`` or ``"keyring:SERVICE/NAME"`` (the OS keychain,
+with the ``keyring`` extra); a literal value is refused with an error that
 says how to move it out. ``jb.profile(name)`` returns a :class:`~jwtbearer.caching.CachedSource`
 whose default store is the SQLite file ``$JWTBEARER_HOME/tokens.db``, so repeated command-line
 calls reuse one token until shortly before it expires.
@@ -31,9 +32,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-from ._util import home, redact_url, resolve_secret
+from ._util import SECRET_FORMS, SECRET_REFERENCES, home, redact_url, resolve_secret
 from .client.client_auth import (
     ClientAuth,
     ClientSecretBasic,
@@ -43,6 +43,7 @@ from .client.client_auth import (
     PrivateKeyJWT,
 )
 from .client.grants import ClientCredentials, JWTBearer
+from .client.protocol import RetryPolicy
 from .client.token_client import TokenClient
 from .client.workload import check_client_assertion, workload_auth
 from .errors import ConfigurationError
@@ -52,7 +53,7 @@ from .jose.keystore import default_key_store, looks_like_key_file
 from .jose.signer import Signer
 from .lifecycle.caching import CachedSource
 from .lifecycle.stores import MemoryStore, RedisStore, SQLiteStore, TokenStore
-from .oauth import AUTH_METHODS, SECRET_AUTH_METHODS
+from .oauth import AUTH_METHODS, SECRET_AUTH_METHODS, default_assertion_audience
 from .signers import is_signer_reference, signer_from_reference
 from .token import Clock
 
@@ -101,9 +102,9 @@ class Profile:
     client_id: str | None = None
     subject: str | None = None
     audience: str | None = None
-    """JWT bearer: the assertion's aud (default: the token URL; for login.salesforce.com and
-    test.salesforce.com, that origin). Client credentials: the
-    ``audience`` request parameter (Auth0 style), sent only when set."""
+    """JWT bearer: the assertion's aud (default: the token URL; for any Salesforce host,
+    https://login.salesforce.com, or https://test.salesforce.com for a sandbox). Client
+    credentials: the ``audience`` request parameter (Auth0 style), sent only when set."""
     key: str | None = None
     key_password: str | None = None
     client_auth: str = "none"
@@ -163,10 +164,10 @@ class Profile:
         values["client_auth"] = auth
         for secret_key in ("client_secret", "key_password"):
             ref = values.get(secret_key)
-            if ref is not None and not ref.startswith(("env:", "file:")):
+            if ref is not None and not ref.startswith(SECRET_REFERENCES):
                 raise ConfigurationError(
                     f"{where}: {secret_key} holds a literal value; secrets do not belong in the "
-                    'profiles file: give it as "env:VARIABLE" or "file:/path" instead'
+                    f"profiles file: give it as {SECRET_FORMS} instead"
                 )
         if values.get("client_assertion") is not None:
             check_client_assertion(where, values["client_assertion"], auth)
@@ -194,7 +195,7 @@ class Profile:
         return path
 
     def resolve_secret(self, reference: str, what: str) -> str:
-        """The value behind an ``env:VAR`` or ``file:PATH`` reference."""
+        """The value behind an ``env:VAR``, ``file:PATH`` or ``keyring:SERVICE/NAME`` reference."""
         try:
             return resolve_secret(reference, base_dir=self.base_dir)
         except ConfigurationError as exc:
@@ -216,8 +217,9 @@ class Profile:
         )
         return SigningKey.from_file(self._path(self.key), password=password)
 
-    def token_client(self, *, client_secret: str | None = None,
-                     clock: Clock | None = None) -> TokenClient:
+    def token_client(self, *, client_secret: str | None = None, clock: Clock | None = None,
+                     timeout: float | None = None, retry: RetryPolicy | None = None
+                     ) -> TokenClient:
         """A TokenClient for this profile; ``client_secret`` overrides the profile's reference
         (the command line passes a secret read from stdin this way)."""
         auth: ClientAuth
@@ -248,10 +250,12 @@ class Profile:
         if self.issuer is not None:
             return TokenClient.from_issuer(self.issuer, auth,
                                            allow_insecure_http=self.allow_insecure_http,
-                                           clock=clock)
+                                           clock=clock, retry=retry,
+                                           timeout=10.0 if timeout is None else timeout)
         assert self.token_url is not None
         return TokenClient(
-            self.token_url, auth=auth, allow_insecure_http=self.allow_insecure_http, clock=clock
+            self.token_url, auth=auth, allow_insecure_http=self.allow_insecure_http, clock=clock,
+            retry=retry, timeout=10.0 if timeout is None else timeout,
         )
 
     def grant_object(self) -> JWTBearer | ClientCredentials:
@@ -262,7 +266,7 @@ class Profile:
         jwt = JWT(
             iss=self.client_id,
             sub=self.subject,
-            aud=self.audience or self.issuer or _default_audience(self.token_url or ""),
+            aud=self.audience or self.issuer or default_assertion_audience(self.token_url or ""),
             validity_length=self.lifetime,
         )
         return JWTBearer(jwt, key=self.signing_key(), scope=self.scope)
@@ -282,9 +286,13 @@ class Profile:
         client_secret: str | None = None,
         store: TokenStore | None = None,
         clock: Clock | None = None,
+        timeout: float | None = None,
+        retry: RetryPolicy | None = None,
     ) -> CachedSource:
-        """A cached token source for this profile (store from ``cache`` unless given)."""
-        client = self.token_client(client_secret=client_secret, clock=clock)
+        """A cached token source for this profile (store from ``cache`` unless given);
+        ``timeout`` and ``retry`` go to its TokenClient."""
+        client = self.token_client(client_secret=client_secret, clock=clock, timeout=timeout,
+                                   retry=retry)
         return CachedSource(
             client.source(self.grant_object()),
             store=store if store is not None else self.store(),
@@ -298,18 +306,6 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "refresh_before": (int, float),
     "allow_insecure_http": bool,
 }
-
-
-_SALESFORCE_LOGIN_HOSTS = ("login.salesforce.com", "test.salesforce.com")
-
-
-def _default_audience(token_url: str) -> str:
-    """The assertion's aud when none is configured: the token URL (RFC 7523 §3), except for
-    Salesforce's login hosts, which want ``https://login.salesforce.com`` (or ``test``)."""
-    parts = urlsplit(token_url)
-    if (parts.hostname or "").lower() in _SALESFORCE_LOGIN_HOSTS:
-        return f"{parts.scheme}://{parts.hostname}"
-    return token_url
 
 
 def _check_type(where: str, key: str, value: Any) -> Any:
@@ -342,8 +338,8 @@ def _check_requirements(where: str, grant: str, auth: str, values: Mapping[str, 
     if auth != "none" and not values.get("client_id"):
         raise ConfigurationError(f"{where}: client_id is required for client_auth {auth}")
     if auth in _NEEDS_SECRET and not values.get("client_secret"):
-        raise ConfigurationError(f'{where}: client_auth {auth} needs client_secret (as '
-                                 '"env:VARIABLE" or "file:/path")')
+        raise ConfigurationError(f"{where}: client_auth {auth} needs client_secret (as "
+                                 f"{SECRET_FORMS})")
     if auth == "private_key_jwt" and not values.get("key"):
         raise ConfigurationError(f"{where}: client_auth private_key_jwt needs key")
 

@@ -80,10 +80,31 @@ if server_cmds is not None:
     server_cmds.register(app)
 
 
+def _run_json() -> int:
+    """Run with ``--json``: a bad command line is a JSON error on stdout too."""
+    from ._common import EXIT_USAGE, error_document, print_json, use_json
+    use_json(True)
+    try:
+        code = app(standalone_mode=False)
+    except Exception as exc:
+        # click's UsageError (typer bundles its own click, so matched by shape).
+        if getattr(exc, "exit_code", None) != EXIT_USAGE or not hasattr(exc, "format_message"):
+            raise
+        ctx = getattr(exc, "ctx", None)
+        path = ctx.command_path if ctx is not None else "jwtbearer"
+        print_json(error_document(exc.format_message(), EXIT_USAGE, f"see `{path} --help`"))
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return EXIT_FAILED
+    return code if isinstance(code, int) else 0
+
+
 def main() -> None:
     """Entry point of the ``jwtbearer`` command."""
     from ..errors import redact
     try:
+        if "--json" in sys.argv[1:]:
+            sys.exit(_run_json())
         app()
     except Exception as exc:  # last resort: a message, never locals or secrets
         if os.environ.get("JWTBEARER_DEBUG"):

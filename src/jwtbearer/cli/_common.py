@@ -49,7 +49,7 @@ def escape(text: str) -> str:
     return text.replace("[", r"\[")
 
 
-def _code_for(exc: JWTBearerError) -> int:
+def exit_code_for(exc: JWTBearerError) -> int:
     from ..errors import (
         ConfigurationError,
         JWSError,
@@ -69,9 +69,69 @@ def _code_for(exc: JWTBearerError) -> int:
     return EXIT_FAILED
 
 
-def fail(message: str, code: int = EXIT_CONFIG, hint: str | None = None) -> NoReturn:
-    """Print an error (and a hint) on stderr and exit with ``code``; never a traceback."""
+_KIND_BY_CODE = {EXIT_FAILED: "CheckFailed", EXIT_USAGE: "UsageError",
+                 EXIT_CONFIG: "ConfigurationError", EXIT_ENDPOINT: "TokenEndpointError",
+                 EXIT_TRANSPORT: "TransportError", EXIT_RESPONSE: "ResponseFormatError"}
+
+
+class _Mode:
+    """Whether the running command was given ``--json`` (errors then go to stdout as JSON)."""
+
+    as_json = False
+
+
+def use_json(flag: bool) -> None:
+    """Called by each command with its ``--json`` flag, before anything can fail."""
+    _Mode.as_json = flag
+
+
+def json_mode() -> bool:
+    """True when the running command prints JSON."""
+    return _Mode.as_json
+
+
+def error_document(message: str, code: int, hint: str | None = None,
+                   exc: BaseException | None = None) -> dict[str, object]:
+    """``{"error": {...}}``: what a failing command prints with ``--json``; the names are the
+    library's attribute names (TokenEndpointError.status, .error, .error_description, .hint)."""
     from ..errors import redact
+    from ._wording import shell_words
+    own_hint = getattr(exc, "hint", None)
+    if isinstance(own_hint, str):
+        hint = own_hint  # the library's TokenEndpointError.hint, not the CLI's extra lines
+    message, hint = shell_words(message), None if hint is None else shell_words(hint)
+    status = getattr(exc, "status", None)
+    error = getattr(exc, "error", None)
+    description = getattr(exc, "error_description", None)
+    return {"error": {
+        "kind": type(exc).__name__ if exc is not None else _KIND_BY_CODE.get(code, "Error"),
+        "status": status if isinstance(status, int) else None,
+        "error": error if isinstance(error, str) else None,
+        "error_description": redact(description) if isinstance(description, str) else None,
+        "message": redact(message),
+        "hint": redact(hint) if hint else None,
+        "exit_code": code,
+    }}
+
+
+def print_json(document: object) -> None:
+    """JSON on stdout, indented, one document."""
+    import json
+    typer.echo(json.dumps(document, indent=2, default=str))
+
+
+def fail(message: str, code: int = EXIT_CONFIG, hint: str | None = None,
+         exc: BaseException | None = None) -> NoReturn:
+    """Print an error (and a hint) on stderr and exit with ``code``; never a traceback.
+
+    With ``--json`` the error is a JSON document on stdout instead (:func:`error_document`).
+    """
+    from ..errors import redact
+    from ._wording import shell_words
+    message, hint = shell_words(message), None if hint is None else shell_words(hint)
+    if _Mode.as_json:
+        print_json(error_document(message, code, hint, exc))
+        raise typer.Exit(code)
     err.print(f"[bold red]error:[/] {escape(redact(message))}")
     if hint:
         err.print(f"[yellow]hint:[/] {escape(redact(hint))}")
@@ -91,13 +151,13 @@ def handled() -> Iterator[None]:
             hint = "Run `jwtbearer explain` with the error body for what to check."
         else:
             hint += "\nRun `jwtbearer explain` with the error body for more."
-        fail(first, _code_for(exc), hint)
+        fail(first, exit_code_for(exc), hint, exc)
     except TransportError as exc:
         fail(str(exc), EXIT_TRANSPORT, "Check the token URL, the network and any proxy; "
-             "the server did not answer.")
+             "the server did not answer.", exc)
     except JWTBearerError as exc:
         first, _, rest = str(exc).partition("\n")
-        fail(first, _code_for(exc), rest or None)
+        fail(first, exit_code_for(exc), rest or None, exc)
 
 
 def read_secret(*, env: str | None, file: Path | None, stdin: bool, what: str) -> str | None:
@@ -147,10 +207,32 @@ def load_signing_key(value: str, password: str | None = None,
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def load_verifying_keys(*, key: str | None, cert: Path | None, jwks: Path | None
-                        ) -> list[VerifyingKey] | None:
-    """The keys to verify a signature with, from --key, --cert or --jwks."""
-    from ..jose.keys import VerifyingKey, load_jwks
+def _jwks(source: str, allow_insecure_http: bool) -> list[VerifyingKey]:
+    """The keys of a JWK Set in a file or at an http(s) URL (fetched with the client's GET,
+    under its transport rules: https, or http only to loopback; bounded in time and size)."""
+    from ..jose.keys import load_jwks
+    if source.startswith(("https://", "http://")):
+        from ..client import fetch
+        from ..errors import ResponseFormatError
+        fetched = fetch(source, http=None, timeout=10.0,
+                        allow_insecure_http=allow_insecure_http, what="JWKS")
+        if fetched.status != 200:
+            raise ResponseFormatError(f"the JWKS at {source} answered HTTP {fetched.status}, "
+                                      "not a JWK Set", status=fetched.status)
+        return load_jwks(fetched.json_object("JWK Set"))
+    path = Path(source).expanduser()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot read {path}: {exc.strerror or exc}")
+    return load_jwks(text)
+
+
+def load_verifying_keys(*, key: str | None, cert: Path | None, jwks: str | Path | None,
+                        allow_insecure_http: bool = False) -> list[VerifyingKey] | None:
+    """The keys to verify a signature with, from --key, --cert or --jwks (a file or a URL):
+    the one loader of ``inspect`` and ``verify``."""
+    from ..jose.keys import VerifyingKey
     given = [x for x in (key, cert, jwks) if x is not None]
     if not given:
         return None
@@ -162,11 +244,7 @@ def load_verifying_keys(*, key: str | None, cert: Path | None, jwks: Path | None
         if cert is not None:
             return [VerifyingKey.from_file(cert)]
         assert jwks is not None
-        try:
-            text = jwks.read_text(encoding="utf-8")
-        except OSError as exc:
-            fail(f"cannot read {jwks}: {exc.strerror or exc}")
-        keys = load_jwks(text)
+        keys = _jwks(str(jwks), allow_insecure_http)
         if not keys:
             fail(f"{jwks} holds no signing key")
         return keys

@@ -20,7 +20,9 @@ from ._common import (
     fail,
     load_verifying_keys,
     out,
+    print_json,
     relative,
+    use_json,
     when,
 )
 
@@ -29,7 +31,6 @@ if TYPE_CHECKING:
         Explanation,
         Report,
     )
-    from ..jose.keys import VerifyingKey
 
 __all__ = ["register"]
 
@@ -43,8 +44,16 @@ _LEVEL_ORDER = {"error": 0, "warning": 1, "info": 2}
 def _read_arg(value: str | None, what: str) -> str:
     if value is None or value == "-":
         if sys.stdin.isatty() and value is None:
-            fail(f"give the {what} as an argument, or '-' to read it from stdin")
+            fail(f"give the {what} as an argument, '@FILE' to read a file, or '-' to read "
+                 "stdin")
         return sys.stdin.read(_MAX_INPUT)
+    if value.startswith("@") and len(value) > 1:
+        path = Path(value[1:]).expanduser()
+        try:
+            with path.open(encoding="utf-8", errors="replace") as f:
+                return f.read(_MAX_INPUT)
+        except OSError as exc:
+            fail(f"cannot read {path}: {exc.strerror or exc}")
     return value
 
 
@@ -75,6 +84,9 @@ def _time_note(name: str, claims: Mapping[str, Any], now: float) -> str:
 
 
 def _print_report(report: Report, *, audience_checked: bool) -> None:
+    if report.kind == "access_token":
+        out.print("[bold]An access token[/] (not an assertion): its algorithm and times are "
+                  "checked, not the assertion rules.")
     if report.is_jwt:
         if report.signature_valid is None:
             out.print("[bold yellow]Decoded WITHOUT verifying the signature[/] (add --key, "
@@ -99,7 +111,7 @@ def _print_report(report: Report, *, audience_checked: bool) -> None:
         out.print(_hanging(f"  {_MARKS[f.level]} ", 12, f"{f.code}: {f.message}"))
         if f.fix:
             out.print(_hanging("            fix: ", 17, f.fix))
-    if report.is_jwt and not audience_checked:
+    if report.is_jwt and not audience_checked and report.kind == "assertion":
         out.print("\naud was not checked against a token endpoint: add --token-url or --audience.")
 
 
@@ -107,6 +119,7 @@ def _report_json(report: Report) -> str:
     return json.dumps({
         "verified": report.signature_valid,
         "is_jwt": report.is_jwt,
+        "kind": report.kind,
         "header": dict(report.header),
         "claims": dict(report.claims),
         "signature_bytes": report.signature_length,
@@ -120,13 +133,15 @@ def inspect_command(
     token_url: Annotated[str | None, typer.Option(
         help="Token endpoint the assertion is for; aud must match it or its issuer.")] = None,
     audience: Annotated[str | None, typer.Option(
+        "--audience", "--aud",
         help="The aud the server expects (e.g. https://login.salesforce.com).")] = None,
     key: Annotated[str | None, typer.Option(
         help="Verify with this key (key-store name or key file).")] = None,
     cert: Annotated[Path | None, typer.Option(
         help="Verify with this certificate or public key (PEM/DER/JWK).")] = None,
     jwks: Annotated[str | None, typer.Option(
-        help="Verify with this JWK Set: a file, or an https:// URL.")] = None,
+        metavar="FILE|URL", help="Verify with this JWK Set: a file, or an https:// URL (the "
+        "server's jwks_uri).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     now: Annotated[float | None, typer.Option(
         hidden=True, help="Evaluate times at this epoch instead of now.")] = None,
@@ -140,16 +155,9 @@ def inspect_command(
     itself is never printed. Exits 1 when an error is found.
     """
     from ..diagnose import inspect_assertion
+    use_json(as_json)
     text = _read_arg(assertion, "assertion")
-    keys: list[VerifyingKey] | None
-    if jwks is not None and jwks.startswith(("https://", "http://")):
-        from .verify_cmds import jwks_keys
-
-        if key is not None or cert is not None:
-            fail("give one of --key, --cert, --jwks")
-        keys = jwks_keys(jwks)
-    else:
-        keys = load_verifying_keys(key=key, cert=cert, jwks=None if jwks is None else Path(jwks))
+    keys = load_verifying_keys(key=key, cert=cert, jwks=jwks)
     report = inspect_assertion(text, now=time.time() if now is None else now,
                                expected_audience=audience or token_url, key=keys)
     if as_json:
@@ -162,6 +170,7 @@ def inspect_command(
 
 def _print_explanation(ex: Explanation) -> None:
     rows = [("Provider", ex.provider), ("Status", None if ex.status is None else str(ex.status)),
+            ("Page title", ex.page_title),
             ("Error", ex.error), ("Description", ex.error_description),
             ("What it means", ex.what), ("Usual causes", ex.why), ("What to check", ex.fix)]
     for label, value in rows:
@@ -171,7 +180,9 @@ def _print_explanation(ex: Explanation) -> None:
 
 def explain_command(
     body: Annotated[str | None, typer.Argument(
-        help="The error response body (JSON or form), or '-' for stdin.")] = None,
+        help="What the server or a library said: a JSON or form body, `Error 400: ...`, an "
+        "`error: ...` line, an HTML page, an exception text; '@FILE' or '-' for stdin.")
+    ] = None,
     status: Annotated[int | None, typer.Option(help="The HTTP status, when known.")] = None,
     error: Annotated[str | None, typer.Option(
         "--error", help="The error code, instead of a body.")] = None,
@@ -184,10 +195,16 @@ def explain_command(
     """Explain a token endpoint error: what it means, why it happens and what to check.
 
     Knows the wording of Salesforce, Okta, Microsoft Entra ID (AADSTS codes), Auth0, PingOne
-    and Google, and every RFC 6749 error code.
+    and Google, and every RFC 6749 error code; reads what jwtbearer, Apex, simple-salesforce,
+    Authlib and requests-oauth2client print. Exits 0 when it recognised the error, 1 when not.
     """
     from ..diagnose import KNOWN_ERRORS, explain_error
+    use_json(as_json)
     if list_known:
+        if as_json:
+            print_json([{"provider": k.provider, "needles": list(k.needles), "error": k.error,
+                         "what": k.what, "why": k.why, "fix": k.fix} for k in KNOWN_ERRORS])
+            return
         for k in KNOWN_ERRORS:
             out.print(f"{escape(k.provider):<30} {escape(' + '.join(k.needles))}")
         return
@@ -201,9 +218,11 @@ def explain_command(
     if as_json:
         data = dataclasses.asdict(ex)
         data.pop("known", None)
-        typer.echo(json.dumps(data, indent=2))
+        print_json(data)
     else:
         _print_explanation(ex)
+    if not ex.recognised:
+        raise typer.Exit(EXIT_FAILED)
 
 
 def register(app: typer.Typer) -> None:

@@ -95,7 +95,7 @@ def run_create(
     overwrite: bool,
 ) -> None:
     """The ``keys create --pkcs11-module`` command: make the key, print what to do next."""
-    from ._common import escape, fail, handled, out, read_secret
+    from ._common import escape, fail, handled, json_mode, out, print_json, read_secret
 
     if not module or not token_label:
         fail("a key on a PKCS#11 token needs both --pkcs11-module and --token-label")
@@ -108,6 +108,12 @@ def run_create(
             store, name, module=module, token_label=token_label, key_label=key_label,
             alg=alg or "RS256", pin=pin, days=days, subject=subject, overwrite=overwrite)
     signer.close()  # type: ignore[attr-defined]
+    if json_mode():
+        print_json({"name": name, "alg": signer.alg, "kty": signer.kty, "kid": signer.kid,
+                    "x5t#S256": signer.x5t_s256, "pkcs11_uri": uri, "token_label": token_label,
+                    "certificate_file": str(store.certificate_path(name)),
+                    "jwks_file": str(store.jwks_path(name))})
+        return
     out.print(f"[bold green]Created key {escape(name)!r} on PKCS#11 token "
               f"{escape(token_label)!r}[/] (the private key cannot leave the token)")
     out.print(f"  algorithm     {signer.alg} ({signer.kty})")

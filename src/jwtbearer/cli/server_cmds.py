@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlsplit
@@ -12,7 +13,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..errors import ConfigurationError, JWTBearerError, KeyLoadError
-from ._common import EXIT_CONFIG, EXIT_FAILED
+from ._common import EXIT_CONFIG, EXIT_FAILED, fail, print_json, use_json
+from ._wording import shell_words
 
 if TYPE_CHECKING:
     import ssl
@@ -30,10 +32,21 @@ def _server_extra(console: Console) -> None:
         raise typer.Exit(EXIT_CONFIG) from None
 
 
+def _port(issuer: str, port: int | None) -> int:
+    if port is not None:
+        return port
+    parts = urlsplit(issuer)
+    try:
+        return parts.port or 8000
+    except ValueError:
+        return 8000
+
+
 def serve(
     config: Annotated[Path, typer.Option("--config", "-c", help="Server TOML file.")],
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    port: Annotated[int | None, typer.Option(
+        help="Port to listen on (default: the issuer's port, else 8000).")] = None,
     header_timeout: Annotated[float | None, typer.Option(
         help="Seconds a client has to send a whole request head (config: header_timeout, "
         "default 10).")] = None,
@@ -61,10 +74,26 @@ def serve(
     client_cert: Annotated[str, typer.Option(
         help="With --client-ca: optional or required.", metavar="optional|required")
     ] = "optional",
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", help="No line per request (errors and the start line still show).")
+    ] = False,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="JSON lines on stdout: the start, then one object per request.")] = False,
 ) -> None:
-    """Run the reference token endpoint (RFC 7523 / RFC 6749) from a TOML configuration."""
+    """Run the reference token endpoint (RFC 7523 / RFC 6749) from a TOML configuration.
+
+    Prints where it listens, then one line per token request (time, client id, grant, status,
+    error code, milliseconds; never a token or a secret) until Ctrl-C.
+    """
+    use_json(as_json)
     console = Console(stderr=True)
-    _server_extra(console)
+    if not as_json:
+        _server_extra(console)
+    else:
+        try:
+            import uvicorn  # noqa: F401
+        except ImportError:
+            fail(_INSTALL_HINT)
     from ..server.config import load_config
     from ..server.core import TokenEndpoint
     from ..server.limits import ServerLimits
@@ -84,12 +113,63 @@ def serve(
             check_shared_state(settings.replay, workers)
         context = _tls_context(settings, tls_cert, tls_key, client_ca, client_cert, workers)
     except (ConfigurationError, KeyLoadError, ValueError) as exc:
-        console.print(f"[red]configuration refused:[/] {escape(str(exc))}", highlight=False)
+        if as_json:
+            fail(f"configuration refused: {exc}", EXIT_CONFIG, exc=exc)
+        console.print(f"[red]configuration refused:[/] {escape(shell_words(str(exc)))}",
+                      highlight=False)
         raise typer.Exit(EXIT_CONFIG) from None
-    import uvicorn
+    from ..server.app import app_for, uvicorn_server
+    from .serve_log import LoggedEndpoint, json_line, request_line
 
-    from ..server.app import app_for, uvicorn_options
+    port = _port(settings.issuer, port)
+    if not as_json:
+        _print_settings(console, settings, port)
 
+    def log(record: dict[str, object]) -> None:
+        if as_json:
+            typer.echo(json_line(record))
+        else:
+            console.print(request_line(record), highlight=False, soft_wrap=True)
+
+    def make_app() -> object:
+        inner = TokenEndpoint(settings) if workers > 1 else endpoint
+        return app_for(inner) if quiet else app_for(inner, wrap=lambda e: LoggedEndpoint(e, log))
+
+    scheme = "http" if context is None else "https"
+    url = f"{scheme}://{host if ':' not in host else f'[{host}]'}:{port}"
+    started = {"event": "listening", "url": url, "issuer": settings.issuer,
+               "token_endpoint": settings.token_endpoint, "workers": workers}
+    from ..server.workers import listen_failure, listen_sockets, run_workers
+    try:
+        socks = listen_sockets(host, port, workers)
+    except OSError as exc:
+        message, hint = listen_failure(host, port, exc)
+        fail(message, EXIT_CONFIG, hint=hint)
+    _listening(console, started, as_json)
+    if context is not None and not as_json:
+        asked = "off" if context.verify_mode == 0 else client_cert  # 0: ssl.CERT_NONE
+        console.print(f"TLS             client certificates {asked}", highlight=False)
+    if workers > 1:
+        # Each worker builds its own endpoint (its own Redis connections) after the fork.
+        raise typer.Exit(run_workers(make_app, host=host, port=port, workers=workers,
+                                     limits=limits, sockets=socks))
+    try:
+        uvicorn_server(make_app(), limits=limits, ssl_context=context).run(sockets=socks)
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def _listening(console: Console, started: dict[str, object], as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(started))
+    else:
+        console.print(f"listening on {started['url']} (token endpoint "
+                      f"{started['token_endpoint']}), Ctrl-C to stop", highlight=False,
+                      soft_wrap=True, markup=False)
+
+
+def _print_settings(console: Console, settings: Any, port: int) -> None:
     table = Table(title=f"jwtbearer token endpoint  {settings.issuer}", show_lines=False)
     table.add_column("client_id")
     table.add_column("authentication")
@@ -113,22 +193,6 @@ def serve(
     if issuer.hostname in ("127.0.0.1", "localhost") and issuer.port not in (None, port):
         console.print(f"[yellow]warning:[/] issuer names port {issuer.port} but the server "
                       f"listens on {port}; assertions must use aud = {settings.token_endpoint}")
-    if context is not None:
-        from ..server.app import listen_socket, uvicorn_server
-
-        asked = "off" if context.verify_mode == 0 else client_cert  # 0: ssl.CERT_NONE
-        console.print(f"TLS             client certificates {asked}")
-        uvicorn_server(app_for(endpoint), limits=limits, ssl_context=context).run(
-            sockets=[listen_socket(host, port)])
-        return
-    if workers > 1:
-        from ..server.workers import run_workers
-
-        # Each worker builds its own endpoint (its own Redis connections) after the fork.
-        raise typer.Exit(run_workers(lambda: app_for(TokenEndpoint(settings)), host=host,
-                                     port=port, workers=workers, limits=limits))
-    uvicorn.run(app_for(endpoint), host=host, port=port, workers=1,
-                **uvicorn_options(limits=limits))
 
 
 def _tls_context(settings: Any, cert: Path | None, key: Path | None, client_ca: Path | None,
@@ -148,17 +212,32 @@ def _tls_context(settings: Any, cert: Path | None, key: Path | None, client_ca: 
                           trusted=trusted_client_certificates(settings.clients.values()))
 
 
-def demo() -> None:
+def demo(
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Run quietly and print {\"ok\": ..., \"exit_code\": ...}.")] = False,
+) -> None:
     """Run the whole JWT bearer flow (JWT → JWS → JWTBearerTokenExchange) on a local server."""
-    console = Console()
-    _server_extra(console)
+    import io
+    use_json(as_json)
+    console = Console(file=io.StringIO()) if as_json else Console()
+    if as_json:
+        try:
+            import uvicorn  # noqa: F401
+        except ImportError:
+            fail(_INSTALL_HINT)
+    else:
+        _server_extra(console)
     from .demo import run_demo
 
     try:
         status = run_demo(console)
     except JWTBearerError as exc:  # the demo's own steps failed: say which, no traceback
+        if as_json:
+            fail(f"the demo failed: {exc}", EXIT_FAILED, exc=exc)
         console.print(f"[red]the demo failed:[/] {escape(str(exc))}", highlight=False)
         status = EXIT_FAILED
+    if as_json:
+        print_json({"ok": status == 0, "exit_code": status})
     raise typer.Exit(status)
 
 

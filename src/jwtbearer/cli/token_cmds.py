@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shlex
 import time
 from enum import StrEnum
 from pathlib import Path
@@ -11,13 +10,40 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ._common import escape, fail, handled, load_signing_key, out, read_secret, relative, when
+from ..oauth import JWT_BEARER_GRANT
+from ._common import (
+    escape,
+    fail,
+    handled,
+    json_mode,
+    out,
+    print_json,
+    read_secret,
+    relative,
+    use_json,
+    when,
+)
 
 if TYPE_CHECKING:
     from ..profiles import Profile
     from ..token import Token
 
-__all__ = ["register"]
+__all__ = [
+    "AUTH_NAMES",
+    "Auth",
+    "AuthOption",
+    "ClientIdOption",
+    "Grant",
+    "GrantOption",
+    "JwtKeyFileOption",
+    "KeyOption",
+    "SandboxOption",
+    "SubjectOption",
+    "parse_auth",
+    "parse_grant",
+    "register",
+    "token_metadata",
+]
 
 
 class Grant(StrEnum):
@@ -37,13 +63,62 @@ class Auth(StrEnum):
     private_key_jwt = "private-key-jwt"
 
 
-_AUTH_NAMES = {
+AUTH_NAMES = {
     Auth.none: "none",
     Auth.basic: "client_secret_basic",
     Auth.post: "client_secret_post",
     Auth.jwt: "client_secret_jwt",
     Auth.private_key_jwt: "private_key_jwt",
 }
+# Every spelling people type: the short name, the IANA name, with - or _.
+_GRANT_SPELLINGS = {"jwt-bearer": Grant.jwt_bearer, "jwt_bearer": Grant.jwt_bearer,
+                    JWT_BEARER_GRANT: Grant.jwt_bearer,
+                    "client-credentials": Grant.client_credentials,
+                    "client_credentials": Grant.client_credentials}
+_AUTH_SPELLINGS = {**{a.value: a for a in Auth}, **{a.value.replace("-", "_"): a for a in Auth},
+                   **{v: a for a, v in AUTH_NAMES.items()},
+                   **{v.replace("_", "-"): a for a, v in AUTH_NAMES.items()}}
+
+
+def parse_grant(value: str) -> Grant:
+    try:
+        return _GRANT_SPELLINGS[value.strip().lower()]
+    except KeyError:
+        raise typer.BadParameter(
+            f"{value!r} is not a grant this command knows: jwt-bearer or client-credentials "
+            "(client_credentials works too)") from None
+
+
+def parse_auth(value: str) -> Auth:
+    try:
+        return _AUTH_SPELLINGS[value.strip().lower()]
+    except KeyError:
+        raise typer.BadParameter(
+            f"{value!r} is not a client authentication: none, basic, post, jwt or "
+            "private-key-jwt (or their names client_secret_basic, client_secret_post, "
+            "client_secret_jwt, private_key_jwt)") from None
+
+
+# The connection flags `token` and `profiles add` share, spelled once.
+SandboxOption = Annotated[bool, typer.Option(
+    "--sandbox", help="Salesforce sandbox: test.salesforce.com, and aud to match.")]
+GrantOption = Annotated[str, typer.Option(
+    metavar="GRANT", help="jwt-bearer or client-credentials (client_credentials works too).")]
+ClientIdOption = Annotated[str | None, typer.Option(
+    "--client-id", "--iss", help="Client id (for jwt-bearer: the assertion's iss).")]
+SubjectOption = Annotated[str | None, typer.Option(
+    "--subject", "--sub", "--username",
+    help="jwt-bearer: the assertion's sub (e.g. the username).")]
+KeyOption = Annotated[str | None, typer.Option(
+    help="Signing key: a key-store name or a key file.")]
+JwtKeyFileOption = Annotated[Path | None, typer.Option(
+    metavar="PATH", help="The private key file (as `sf org login jwt` takes it).")]
+AuthOption = Annotated[str | None, typer.Option(
+    metavar="METHOD",
+    help="Client authentication: none, basic, post, jwt, private-key-jwt (or the registry "
+    "names client_secret_basic, ...; default: none for jwt-bearer; basic with a secret, "
+    "private-key-jwt with a key for client-credentials).")]
+
 # Response fields that are credentials, or derived from them, and so never printed.
 _HIDDEN_FIELDS = ("token", "secret", "signature", "password", "assertion")
 
@@ -70,19 +145,22 @@ def _flags_profile(
         if value is not None:
             table[name] = value
     if auth is not None:
-        table["client_auth"] = _AUTH_NAMES[auth]
+        table["client_auth"] = AUTH_NAMES[auth]
     with handled():
         return Profile.from_mapping("flags", table, base_dir=Path.cwd())
     raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _check_flags(*, grant: Grant, client_id: str | None, key: str | None, auth: Auth | None,
-                 has_secret: bool) -> None:
+                 has_secret: bool, defaulted_url: str | None = None) -> None:
     """Say what is missing in terms of flags, before the profile checks speak of keys."""
+    where = "" if defaulted_url is None else (
+        f" (the token URL defaults to {defaulted_url}; give --token-url for another server)")
     if client_id is None:
-        fail("--client-id is required (for jwt-bearer it is the assertion's iss)")
+        fail(f"--client-id is required (for jwt-bearer it is the assertion's iss){where}")
     if grant is Grant.jwt_bearer and key is None:
-        fail("--key is required for the jwt-bearer grant: a key-store name or a key file",
+        fail("--key (or --jwt-key-file) is required for the jwt-bearer grant: a key-store name "
+             f"or a key file{where}",
              hint="create one with `jwtbearer keys create NAME`")
     if auth in (Auth.basic, Auth.post, Auth.jwt) and not has_secret:
         fail(f"--auth {auth.value} needs the client secret: --client-secret-env VAR, "
@@ -94,7 +172,7 @@ def _check_flags(*, grant: Grant, client_id: str | None, key: str | None, auth: 
              "--client-secret-file PATH, --client-secret-stdin) or --key (private_key_jwt)")
 
 
-def _metadata(token: Token, now: float) -> dict[str, Any]:
+def token_metadata(token: Token, now: float) -> dict[str, Any]:
     extra = {k: v for k, v in token.extra.items()
              if not any(h in k.lower() for h in _HIDDEN_FIELDS)}
     meta: dict[str, Any] = {
@@ -115,11 +193,11 @@ def _print_token(token: Token, now: float, *, as_json: bool, show: bool) -> None
         # Only the token, so that `$(jwtbearer token ... --show-token)` is the token.
         typer.echo(token.access_token)
         return
-    meta = _metadata(token, now)
+    meta = token_metadata(token, now)
     if as_json:
         if show:
             meta = {"access_token": token.access_token, **meta}
-        typer.echo(json.dumps(meta, indent=2, sort_keys=False, default=str))
+        print_json(meta)
         return
     out.print(f"[bold green]Got an access token[/] ({escape(token.token_type)}, "
               f"{len(token.access_token)} characters, not shown: add --show-token)")
@@ -140,21 +218,24 @@ def _print_token(token: Token, now: float, *, as_json: bool, show: bool) -> None
 def token_command(
     profile: Annotated[str | None, typer.Option(
         "--profile", "-p", help="Use [profiles.NAME] of the profiles file (cached token).")] = None,
-    token_url: Annotated[str | None, typer.Option(help="The token endpoint URL.")] = None,
-    grant: Annotated[Grant, typer.Option(help="The grant to use.")] = Grant.jwt_bearer,
-    client_id: Annotated[str | None, typer.Option(
-        help="Client id (for jwt-bearer: the assertion's iss).")] = None,
-    subject: Annotated[str | None, typer.Option(
-        "--subject", "--sub", help="jwt-bearer: the assertion's sub (e.g. the username).")] = None,
+    token_url: Annotated[str | None, typer.Option(
+        help="The token endpoint URL (default: --instance-url + /services/oauth2/token).")
+    ] = None,
+    instance_url: Annotated[str | None, typer.Option(
+        help="Salesforce login or My Domain URL, as `sf org login jwt` takes it (default "
+        "https://login.salesforce.com, or https://test.salesforce.com with --sandbox).")
+    ] = None,
+    sandbox: SandboxOption = False,
+    grant: GrantOption = "jwt-bearer",
+    client_id: ClientIdOption = None,
+    subject: SubjectOption = None,
     audience: Annotated[str | None, typer.Option(
-        "--audience", "--aud", help="jwt-bearer: the assertion's aud (default: the token URL, "
-        "or https://login.salesforce.com for that host); "
-        "client-credentials: the audience parameter.")] = None,
-    key: Annotated[str | None, typer.Option(
-        help="Signing key: a key-store name or a key file.")] = None,
-    auth: Annotated[Auth | None, typer.Option(
-        help="Client authentication (default: none for jwt-bearer; basic with a secret, "
-        "private-key-jwt with a key for client-credentials).")] = None,
+        "--audience", "--aud", help="jwt-bearer: the assertion's aud (default: the token URL; "
+        "for Salesforce https://login.salesforce.com, or https://test.salesforce.com for a "
+        "sandbox); client-credentials: the audience parameter.")] = None,
+    key: KeyOption = None,
+    jwt_key_file: JwtKeyFileOption = None,
+    auth: AuthOption = None,
     client_secret_env: Annotated[str | None, typer.Option(
         metavar="VAR", help="Read the client secret from this environment variable.")] = None,
     client_secret_file: Annotated[Path | None, typer.Option(
@@ -164,6 +245,15 @@ def token_command(
         help="Read the client secret from the first line of stdin.")] = False,
     scope: Annotated[str | None, typer.Option(help="Scope to ask for.")] = None,
     lifetime: Annotated[int, typer.Option(help="Assertion lifetime in seconds.")] = 300,
+    timeout: Annotated[float, typer.Option(
+        metavar="SECONDS", min=0.1, help="Give up after this long, all attempts together.")
+    ] = 30.0,
+    retries: Annotated[int, typer.Option(
+        metavar="N", min=0, max=10, help="Retries after the first attempt (5xx, 429, network)."
+    )] = 2,
+    verbose: Annotated[bool, typer.Option(
+        "--verbose", "-v", help="Print each request line, status and timing on stderr.")
+    ] = False,
     allow_insecure_http: Annotated[bool, typer.Option(
         "--allow-insecure-http",
         help="Allow http:// to a host other than loopback.")] = False,
@@ -177,29 +267,59 @@ def token_command(
 
     Prints what the token is (type, scope, expiry, fields such as instance_url) but not the
     token itself unless --show-token. Secrets are read from an environment variable, a file or
-    stdin, never from a flag value (shell history).
+    stdin, never from a flag value (shell history). Salesforce CLI habits work:
+    `jwtbearer token --client-id ID --username USER --jwt-key-file server.key`.
     """
+    from ..client.protocol import RetryPolicy
     from ..errors import ConfigurationError
+    from ..oauth import SALESFORCE_LOGIN, SALESFORCE_SANDBOX_LOGIN, is_salesforce_sandbox
     from ..profiles import load_profiles
+    from ._progress import progress
+    use_json(as_json)
+    the_grant = parse_grant(grant)
+    the_auth = None if auth is None else parse_auth(auth)
+    if jwt_key_file is not None:
+        if key is not None:
+            fail("give --key or --jwt-key-file, not both")
+        key = str(jwt_key_file)
     secret = read_secret(env=client_secret_env, file=client_secret_file,
                          stdin=client_secret_stdin, what="client secret")
+    # The per-attempt bound: the whole --timeout for a single attempt, else a share of it.
+    per_attempt = timeout if retries == 0 else max(timeout / (retries + 1), min(timeout, 10.0))
+    retry = RetryPolicy(attempts=retries + 1, deadline=timeout)
     if profile is not None:
-        if any(x is not None for x in (token_url, client_id, subject, audience, key, auth,
-                                       scope)):
+        if any(x is not None for x in (token_url, instance_url, client_id, subject, audience,
+                                       key, auth, scope)):
             fail("use either --profile or the connection flags (--token-url, --client-id, ...)")
         with handled():
             profiles = load_profiles()
             if profile not in profiles:
                 known = ", ".join(sorted(profiles)) or "none"
                 raise ConfigurationError(f"no profile named {profile!r} (known: {known})")
-            source = profiles[profile].source(client_secret=secret)
-            token = source.token()
+            source = profiles[profile].source(client_secret=secret, timeout=per_attempt,
+                                                      retry=retry)
+            with progress(verbose=verbose, spinner=not json_mode()):
+                token = source.token()
     else:
+        if token_url is not None and instance_url is not None:
+            fail("give --token-url or --instance-url, not both")
+        defaulted = token_url is None and instance_url is None
         if token_url is None:
-            fail("give --profile NAME, or --token-url with the other flags",
-                 hint="jwtbearer token --token-url URL --client-id ID --sub USER --key NAME")
-        _check_flags(grant=grant, client_id=client_id, key=key, auth=auth,
-                     has_secret=secret is not None)
+            if the_grant is Grant.client_credentials and instance_url is None:
+                fail("client-credentials needs --token-url (or --instance-url for Salesforce)",
+                     hint="jwtbearer token --grant client-credentials --token-url URL "
+                     "--client-id ID --client-secret-env VAR")
+            base = (instance_url or (SALESFORCE_SANDBOX_LOGIN if sandbox
+                                     else SALESFORCE_LOGIN)).rstrip("/")
+            token_url = base + "/services/oauth2/token"
+            if audience is None and the_grant is Grant.jwt_bearer:
+                # As `sf org login jwt`: the login host whatever the instance URL.
+                test = sandbox or is_salesforce_sandbox(base)
+                audience = SALESFORCE_SANDBOX_LOGIN if test else SALESFORCE_LOGIN
+        elif sandbox and audience is None and the_grant is Grant.jwt_bearer:
+            audience = SALESFORCE_SANDBOX_LOGIN
+        _check_flags(grant=the_grant, client_id=client_id, key=key, auth=the_auth,
+                     has_secret=secret is not None, defaulted_url=token_url if defaulted else None)
         ref = None
         if client_secret_env:
             ref = f"env:{client_secret_env}"
@@ -208,69 +328,20 @@ def token_command(
         elif client_secret_stdin:
             ref = "file:/dev/stdin"
         prof = _flags_profile(
-            token_url=token_url, grant=grant, client_id=client_id, subject=subject,
-            audience=audience, key=key, auth=auth, secret_ref=ref, scope=scope,
+            token_url=token_url, grant=the_grant, client_id=client_id, subject=subject,
+            audience=audience, key=key, auth=the_auth, secret_ref=ref, scope=scope,
             lifetime=lifetime, allow_insecure_http=allow_insecure_http,
         )
         with handled():
-            token = prof.source(client_secret=secret).token()
+            source = prof.source(client_secret=secret, timeout=per_attempt, retry=retry)
+            with progress(verbose=verbose, spinner=not json_mode()):
+                token = source.token()
     _print_token(token, time.time(), as_json=as_json, show=show_token)
-
-
-def _claim(item: str) -> tuple[str, Any]:
-    from ..jose.assertion import REGISTERED_CLAIMS
-    name, sep, raw = item.partition("=")
-    if not sep or not name:
-        fail(f"--claim takes NAME=VALUE, not {item!r}")
-    if name in REGISTERED_CLAIMS:
-        fail(f"--claim {name}=... sets a registered claim; use --iss/--sub/--aud/--lifetime")
-    try:
-        return name, json.loads(raw)
-    except ValueError:
-        return name, raw
-
-
-def assert_command(
-    iss: Annotated[str, typer.Option(help="Issuer: the client id (Salesforce consumer key).")],
-    aud: Annotated[str, typer.Option(
-        help="Audience: the token URL or issuer (Salesforce: https://login.salesforce.com).")],
-    key: Annotated[str, typer.Option(help="Signing key: a key-store name or a key file.")],
-    sub: Annotated[str | None, typer.Option(
-        help="Subject: the user (JWT bearer) or the client id (client assertion).")] = None,
-    lifetime: Annotated[int, typer.Option(help="Seconds until exp.")] = 300,
-    claim: Annotated[list[str] | None, typer.Option(
-        help="Extra claim NAME=VALUE (VALUE parsed as JSON when it is JSON); repeatable.")
-    ] = None,
-    x5t: Annotated[bool, typer.Option(
-        "--x5t", help="Add the certificate's x5t#S256 to the header.")] = False,
-    nbf_skew: Annotated[int | None, typer.Option(
-        help="Add nbf = now - SECONDS.")] = None,
-    curl: Annotated[str | None, typer.Option(
-        metavar="TOKEN_URL", help="Print a curl command posting the assertion to TOKEN_URL.")
-    ] = None,
-) -> None:
-    """Sign a JWT assertion (RFC 7523) and print it, or a curl command that uses it."""
-    from ..jose.assertion import make_assertion
-    from ..oauth import JWT_BEARER_GRANT
-    if lifetime <= 0 or lifetime > 3600:
-        fail(f"--lifetime is seconds between 1 and 3600, not {lifetime}")
-    extra = dict(_claim(c) for c in claim or [])
-    signing_key = load_signing_key(key)
-    with handled():
-        jwt = make_assertion(key=signing_key, iss=iss, sub=sub, aud=aud, lifetime=lifetime,
-                             now=time.time(), nbf_skew=nbf_skew, extra_claims=extra,
-                             x5t_s256=x5t)
-    if curl is None:
-        typer.echo(jwt)
-        return
-    parts = ["curl", "-sS", "-X", "POST", curl, "-H", "Accept: application/json",
-             "--data-urlencode", f"grant_type={JWT_BEARER_GRANT}",
-             "--data-urlencode", f"assertion={jwt}"]
-    typer.echo(" ".join(shlex.quote(p) for p in parts))
 
 
 def register(app: typer.Typer) -> None:
     """Add ``token`` and ``assert`` to ``app``."""
+    from .assert_cmds import assert_command
     app.command("token", epilog="Example: jwtbearer token -p salesforce-prod")(token_command)
     app.command("assert", epilog="Example: jwtbearer assert --iss ID --sub USER "
                 "--aud https://login.salesforce.com --key my-cert")(assert_command)

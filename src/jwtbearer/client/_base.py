@@ -9,6 +9,7 @@ the sync and async clients perform those two steps and nothing else.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -41,21 +42,25 @@ _RETRYABLE = (TransportError, TokenEndpointError, ResponseFormatError)
 
 # Steps are plain slotted classes: created per request, and cheaper to define than dataclasses.
 class Send:
-    """Step: POST ``request``; the result sent back is an :data:`Answer`."""
+    """Step: POST ``request`` within ``timeout`` seconds; the result sent back is an
+    :data:`Answer`."""
 
-    __slots__ = ("request",)
+    __slots__ = ("attempt", "request", "timeout")
 
-    def __init__(self, request: TokenRequest) -> None:
+    def __init__(self, request: TokenRequest, timeout: float, attempt: int = 1) -> None:
         self.request = request
+        self.timeout = timeout
+        self.attempt = attempt
 
 
 class Sleep:
-    """Step: wait ``seconds`` before the next attempt."""
+    """Step: wait ``seconds`` before the next attempt (after failed attempt ``attempt``)."""
 
-    __slots__ = ("seconds",)
+    __slots__ = ("attempt", "seconds")
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, attempt: int = 1) -> None:
         self.seconds = seconds
+        self.attempt = attempt
 
 
 Step = Send | Sleep
@@ -95,14 +100,21 @@ class ClientBase:
 
         With DPoP, a ``use_dpop_nonce`` answer carrying a new ``DPoP-Nonce`` is answered once,
         at once, with a proof holding that nonce (RFC 9449 §8); that resend is not an attempt.
+        With ``retry.deadline`` no attempt starts past it and the last attempt's timeout
+        shrinks to what is left.
         """
         attempt = 0
         nonce_resent = False
+        started = time.monotonic()
+        limit = self.retry.deadline
         while True:
             attempt += 1
+            timeout = self.timeout
+            if limit is not None:
+                timeout = min(timeout, max(limit - (time.monotonic() - started), 0.001))
             request = self.build(grant, attempt)
             try:
-                answer: Answer = yield Send(request)
+                answer: Answer = yield Send(request, timeout, attempt)
                 fresh_nonce = self.dpop is not None and self.dpop.remember(
                     self.endpoint, answer[1]) is not None
                 try:
@@ -115,9 +127,22 @@ class ClientBase:
                     continue
             except _RETRYABLE as exc:
                 delay = self._delay(attempt, exc)
+                spent = time.monotonic() - started
+                if delay is not None and limit is not None and spent + delay >= limit:
+                    delay = None  # the next attempt would start past the deadline
                 if delay is None:
+                    if isinstance(exc, TransportError) and (attempt > 1 or limit is not None):
+                        raise TransportError(self._gave_up(exc, attempt, spent)) from None
                     raise
-            yield Sleep(delay)
+            yield Sleep(delay, attempt)
+
+    def _gave_up(self, exc: TransportError, attempts: int, spent: float) -> str:
+        limit = self.retry.deadline
+        bound = f"each attempt at most {self.timeout:g} s"
+        if limit is not None:
+            bound += f", all together at most {limit:g} s"
+        tries = "1 attempt" if attempts == 1 else f"{attempts} attempts"
+        return f"{exc}; gave up after {tries} in {spent:.1f} s ({bound})"
 
     def build(self, grant: Grant, attempt: int = 1) -> TokenRequest:
         """The request for one attempt at ``grant``."""
@@ -128,12 +153,15 @@ class ClientBase:
         logger.debug(
             "token request to %s: grant %s, attempt %d of %d",
             self._host, grant.grant_type, attempt, self.retry.attempts,
+            extra={"jwtbearer_event": "request", "url": self.endpoint, "attempt": attempt,
+                   "attempts": self.retry.attempts},
         )
         return request
 
     def parse(self, grant: Grant, status: int, headers: Mapping[str, str], body: bytes) -> Token:
         """The token in an answer to ``grant``, or the typed error it describes."""
-        logger.debug("token response from %s: status %d, %d bytes", self._host, status, len(body))
+        logger.debug("token response from %s: status %d, %d bytes", self._host, status, len(body),
+                     extra={"jwtbearer_event": "response", "status": status, "size": len(body)})
         previous = grant.refresh_token if isinstance(grant, RefreshToken) else None
         token = parse_token_response(
             status, headers, body, now=self._clock(), previous_refresh_token=previous,
@@ -148,12 +176,12 @@ class ClientBase:
         return token
 
     def _http_request(self, http: httpx.Client | httpx.AsyncClient, request: TokenRequest,
-                      extensions: dict[str, Any] | None) -> httpx.Request:
+                      extensions: dict[str, Any] | None, timeout: float) -> httpx.Request:
         headers = dict(request.headers)
         headers.update(self._request_headers)
         return http.build_request(
             "POST", request.url, headers=headers, content=request.body,
-            timeout=httpx.Timeout(self.timeout), extensions=extensions,
+            timeout=httpx.Timeout(timeout), extensions=extensions,
         )
 
     def _delay(self, attempt: int, exc: Exception) -> float | None:
@@ -162,6 +190,8 @@ class ClientBase:
             logger.debug(
                 "retrying token request to %s in %.2f s after %s (attempt %d of %d)",
                 self._host, delay, type(exc).__name__, attempt, self.retry.attempts,
+                extra={"jwtbearer_event": "retry", "delay": delay, "attempt": attempt,
+                       "attempts": self.retry.attempts, "reason": type(exc).__name__},
             )
         return delay
 

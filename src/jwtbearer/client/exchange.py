@@ -145,7 +145,7 @@ class _ExchangeBase:
         answer: Answer | None = None
         outcome: _Outcome | None = None
         try:
-            answer = yield Send(client.build(grant))
+            answer = yield Send(client.build(grant), client.timeout)
             outcome = client.parse(grant, *answer)
         except (TokenEndpointError, ResponseFormatError) as exc:
             if answer is None:

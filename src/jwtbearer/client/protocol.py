@@ -199,6 +199,9 @@ class RetryPolicy:
     base_delay: float = 0.5
     max_delay: float = 8.0
     max_retry_after: float = 30.0
+    deadline: float | None = None
+    """Seconds for all attempts together (None: no bound beyond ``attempts`` × timeout): no
+    attempt starts past it, and the last attempt's timeout shrinks to fit."""
     jitter: Callable[[], float] = field(default=random.random, repr=False, compare=False)
     """Returns a float in [0, 1); injected by tests."""
 
@@ -211,6 +214,12 @@ class RetryPolicy:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not 0 <= value < math.inf:
                 raise ConfigurationError(f"{name} is a number of seconds >= 0, not {value!r}")
+        if self.deadline is not None and (
+            isinstance(self.deadline, bool) or not isinstance(self.deadline, (int, float))
+            or not 0 < self.deadline < math.inf
+        ):
+            raise ConfigurationError(
+                f"deadline is a number of seconds > 0 (or None), not {self.deadline!r}")
 
     @classmethod
     def none(cls) -> RetryPolicy:

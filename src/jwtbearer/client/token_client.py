@@ -150,14 +150,16 @@ class TokenClient(ClientBase):
         if isinstance(step, Sleep):
             self._sleep(step.seconds)
             return None
-        return self.post(step.request)
+        return self.post(step.request, step.timeout)
 
-    def post(self, request: TokenRequest) -> Answer:
+    def post(self, request: TokenRequest, timeout: float | None = None) -> Answer:
         """POST one built request (no retries) and read the answer, capped, within
-        ``timeout``; a :class:`~jwtbearer.TransportError` when no answer came."""
-        deadline = Deadline(self.timeout)
+        ``timeout`` (default: the client's); a :class:`~jwtbearer.TransportError` when no
+        answer came."""
+        deadline = Deadline(self.timeout if timeout is None else timeout)
         watchdog = Watchdog(deadline)
-        http_request = self._http_request(self._http, request, {"trace": watchdog.trace})
+        http_request = self._http_request(self._http, request, {"trace": watchdog.trace},
+                                          deadline.seconds)
         try:
             with watchdog:
                 # auth=None: an auth= set on a caller's httpx client (Basic, or a bearer flow
@@ -275,12 +277,12 @@ class AsyncTokenClient(ClientBase):
         if isinstance(step, Sleep):
             await self._sleep(step.seconds)
             return None
-        return await self.post(step.request)
+        return await self.post(step.request, step.timeout)
 
-    async def post(self, request: TokenRequest) -> Answer:
+    async def post(self, request: TokenRequest, timeout: float | None = None) -> Answer:
         """POST one built request (no retries) and read the answer; see the sync twin."""
-        deadline = Deadline(self.timeout)
-        http_request = self._http_request(self._http, request, None)
+        deadline = Deadline(self.timeout if timeout is None else timeout)
+        http_request = self._http_request(self._http, request, None, deadline.seconds)
         try:
             import anyio
 

@@ -162,7 +162,7 @@ def transport_error(exc: BaseException, host: str, deadline: Deadline, *,
     timeout = deadline.seconds
     if deadline.fired or isinstance(exc, (DeadlineExceeded, TimeoutError)):
         return TransportError(
-            f"the {kind} to {host} did not complete within {timeout:g} s (timeout= "
+            f"the {kind} to {host} did not complete within {timeout:g} s (the timeout "
             "bounds the whole request: connect, send, headers and body); the server is slow or "
             "unreachable"
         )

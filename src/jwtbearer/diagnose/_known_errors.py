@@ -1,234 +1,36 @@
 """The wording token endpoints use for their errors, and what each one means.
 
-Providers word the same failure differently: Salesforce says "user hasn't approved this
-consumer", Microsoft Entra ID an ``AADSTS`` number, Google "Invalid JWT Signature.".
-:data:`KNOWN_ERRORS` holds those messages with what they mean, why they usually happen and
-what to check; :data:`GENERIC_BY_CODE` does the same for each RFC 6749 §5.2 error code, for
-servers this table does not know. :func:`find_known` picks the entry matching an answer.
-:func:`jwtbearer.diagnose.explain_error` is the public way in; it re-exports the table.
+The table itself lives in :mod:`jwtbearer._hints`, the one source of every hint: the same
+entries give :attr:`jwtbearer.TokenEndpointError.hint` its line and
+:func:`jwtbearer.diagnose.explain_error` its what/why/fix.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-
-from .._hints import GENERIC_BY_CODE
-
-__all__ = ["AADSTS_CODE", "GENERIC_BY_CODE", "KNOWN_ERRORS", "KnownError", "find_known"]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class KnownError:
-    """One known error message: matched when every ``needles`` string is in the description
-    (case-insensitive) and, when ``error`` is set, the error code is that one."""
-
-    provider: str
-    needles: tuple[str, ...]
-    what: str
-    why: str
-    fix: str
-    error: str | None = None
-
-
-def _k(provider: str, needles: str | tuple[str, ...], what: str, why: str, fix: str,
-       error: str | None = None) -> KnownError:
-    return KnownError(provider=provider, needles=(needles,) if isinstance(needles, str)
-                      else needles, what=what, why=why, fix=fix, error=error)
-
-
-#: Provider names, as reported in :attr:`KnownError.provider`.
-SF, OKTA, AAD, AUTH0, PING, GOOGLE = (
-    "Salesforce", "Okta", "Microsoft Entra ID (Azure AD)", "Auth0", "PingOne", "Google")
-
-#: Known error messages, most specific first. Providers word the same failure differently;
-#: matching on the description is what lets one tool explain all of them.
-KNOWN_ERRORS: tuple[KnownError, ...] = (
-    _k(SF, "user hasn't approved this consumer",
-       "Salesforce has no approval for this connected app from the user named in sub.",
-       "The JWT bearer flow cannot ask the user, so the approval must exist beforehand: an "
-       "admin pre-authorised the user's profile or permission set, or the user once approved "
-       "the app in a browser with the refresh_token scope. It also happens when sub is not "
-       "an exact username in this org.",
-       "In the connected app's policies set Permitted Users to 'Admin approved users are "
-       "pre-authorized' and add the user's profile or permission set; check that sub is the "
-       "user's exact username in this org (sandbox usernames end in .sandboxname)."),
-    _k(SF, "user is not admin approved",
-       "The app is 'admin approved users are pre-authorized' and this user is not among them.",
-       "The user's profile or permission set is not assigned to the connected app.",
-       "Add the user's profile or a permission set to the connected app (Manage > Profiles)."),
-    _k(SF, "audience is invalid",
-       "The aud claim is not one Salesforce accepts.",
-       "aud was the token URL, a My Domain URL or the wrong environment.",
-       "aud = https://login.salesforce.com (production), https://test.salesforce.com "
-       "(sandbox) or the Experience Cloud site URL; post to the matching host."),
-    _k(SF, "invalid assertion",
-       "Salesforce could not accept the assertion's signature or claims.",
-       "The key does not match the certificate uploaded to the app, the app is new (changes "
-       "take up to 10 minutes), iss is not the consumer key, or the JWT is malformed.",
-       "Run `jwtbearer inspect` on the assertion with --cert pointing at the uploaded "
-       "certificate; check iss = consumer key; wait after editing the app."),
-    _k(SF, "expired authorization code",
-       "Salesforce considers the grant expired.",
-       "In the JWT bearer flow: exp was already past (or in milliseconds, or the clock is "
-       "wrong); in the web-server flow: the code was older than 15 minutes or reused.",
-       "exp = now + at most 300 s, in seconds; sync this machine's clock; sign a fresh "
-       "assertion for each request."),
-    _k(SF, "client identifier invalid",
-       "Salesforce does not know this client id (consumer key).",
-       "iss/client_id is wrong, the app is in another org, or it was just created.",
-       "Copy the consumer key from the app's 'Manage Consumer Details'; use the right login "
-       "host (login vs test)."),
-    _k(SF, "request not supported on this domain",
-       "The client credentials flow was sent to login.salesforce.com.",
-       "Salesforce's client credentials flow only works on the org's My Domain.",
-       "Post to https://<MyDomain>.my.salesforce.com/services/oauth2/token."),
-    _k(SF, "no client credentials user enabled",
-       "The client credentials flow has no run-as user.",
-       "'Enable Client Credentials Flow' is on but no execution user is set.",
-       "Set 'Run As' in the connected app's policies (Client Credentials Flow)."),
-    _k(SF, ("authentication failure",),
-       "Salesforce refused the credentials.",
-       "Wrong client secret, user locked, IP restrictions or login hours.",
-       "Check the secret, the user's status and the app's IP relaxation policy.",
-       "invalid_grant"),
-    _k(SF, "ip restricted",
-       "The login is outside the allowed IP ranges or login hours.",
-       "The profile or app restricts IP ranges.",
-       "Relax IP restrictions for the app or add this host's address to the profile."),
-    _k(OKTA, "expiration too far into the future",
-       "The client assertion lives longer than Okta allows.",
-       "Okta refuses exp more than 60 minutes ahead, measured on its clock.",
-       "Use a lifetime of a few minutes (300 s) and keep the clock in sync."),
-    _k(OKTA, ("client_assertion", "expired"),
-       "The client assertion had expired when Okta checked it.",
-       "exp in the past, a slow clock, or a reused assertion.",
-       "Sign a fresh assertion per request; check the clock."),
-    _k(OKTA, ("client_assertion", "signature"),
-       "The client assertion's signature does not verify with the client's registered keys.",
-       "Signed with another key, kid not in the registered JWKS, or the wrong algorithm.",
-       "Register the public JWK (jwtbearer keys jwk NAME) and send its kid."),
-    _k(OKTA, ("audience", "client_assertion"),
-       "The client assertion's aud is not the endpoint called.",
-       "aud was the issuer or another org's URL.",
-       "Set aud to the exact token endpoint URL, e.g. https://ORG.okta.com/oauth2/default/v1/token."),
-    _k(OKTA, "does not have any configured default scopes",
-       "No scope was requested and the authorization server has no default scope.",
-       "Okta needs an explicit scope for client credentials.", "Pass --scope."),
-    _k(OKTA, "either the client or the client credentials are invalid",
-       "Client authentication failed.",
-       "Wrong client id or secret, or an authentication method the app is not set up for.",
-       "Check the id/secret and the app's 'Client authentication' setting."),
-    _k(OKTA, "not authorized to use the provided grant type",
-       "The app may not use this grant.", "The grant type is not enabled for the app.",
-       "Enable the grant (e.g. Client Credentials) in the app's General Settings."),
-    _k(AAD, "AADSTS700027",
-       "The client assertion's signature did not verify.",
-       "The certificate uploaded to the app registration is not the one of the signing key, "
-       "or the header's x5t/x5t#S256 names another certificate.",
-       "Upload the certificate of the signing key (Certificates & secrets) and send its "
-       "thumbprint (jwtbearer assert --x5t)."),
-    _k(AAD, "AADSTS7000215",
-       "The client secret is wrong.",
-       "The secret's ID was sent instead of its value, or the secret was rotated.",
-       "Use the secret's Value (shown once when created), not its Secret ID."),
-    _k(AAD, "AADSTS7000222",
-       "The client secret has expired.", "Secrets expire (at most 24 months).",
-       "Create a new secret, or switch to a certificate."),
-    _k(AAD, "AADSTS700024",
-       "The client assertion is not within its valid time range.",
-       "exp/nbf/iat wrong: the clock is off, times are in milliseconds or local time, or the "
-       "lifetime is too long.",
-       "Use UTC epoch seconds; lifetime a few minutes; sync the clock."),
-    _k(AAD, "AADSTS50027",
-       "The JWT is invalid or malformed.",
-       "A required claim is missing or has the wrong type, or the encoding is wrong.",
-       "Run `jwtbearer inspect` on it."),
-    _k(AAD, "AADSTS700016",
-       "The application (client id) was not found in this tenant.",
-       "Wrong client id, wrong tenant in the URL, or the app is not consented in the tenant.",
-       "Check the Application (client) ID and the tenant id in the token URL."),
-    _k(AAD, "AADSTS700023",
-       "The client assertion's aud does not match the tenant's issuer.",
-       "aud was not this tenant's token endpoint.",
-       "aud = https://login.microsoftonline.com/TENANT/oauth2/v2.0/token."),
-    _k(AAD, "AADSTS90002", "The tenant was not found.", "A typo in the tenant id or domain.",
-       "Check the tenant in the token URL."),
-    _k(AAD, "AADSTS1002012",
-       "The scope is not valid for client credentials.",
-       "Client credentials need a resource scope ending in /.default.",
-       "Use --scope https://graph.microsoft.com/.default (or your API's URI + /.default)."),
-    _k(AAD, "AADSTS70011", "The scope is invalid.", "A malformed or unknown scope.",
-       "Use RESOURCE/.default for client credentials."),
-    _k(AAD, "AADSTS70021",
-       "No federated identity credential matches the presented assertion.",
-       "iss, sub or aud of the external token differ from the federated credential.",
-       "Compare the assertion's iss/sub/aud with the federated credential exactly."),
-    _k(AAD, "AADSTS500011",
-       "The resource (API) was not found in the tenant.",
-       "The scope names an API not present or not consented in this tenant.",
-       "Check the resource URI and grant admin consent."),
-    _k(AAD, "AADSTS50012", "Client authentication failed.",
-       "An invalid secret or assertion (older wording of 7000215/700027).",
-       "Check the secret or the certificate registered for the app."),
-    _k(AUTH0, "service not enabled within domain",
-       "The audience is not an API defined in this Auth0 tenant.",
-       "A typo in audience, or the API was created in another tenant.",
-       "Use the API's Identifier exactly as shown under Applications > APIs."),
-    _k(AUTH0, "client-grant",
-       "The application is not authorised for this API.",
-       "No client grant links the machine-to-machine application to the API.",
-       "Authorise the application under the API's Machine to Machine Applications tab."),
-    _k(AUTH0, "has not been granted scopes",
-       "A requested scope was not granted to the application.",
-       "The client grant lacks the scope.", "Grant the scope or ask only for granted ones."),
-    _k(AUTH0, "grant type 'client_credentials' not allowed",
-       "The application may not use client credentials.",
-       "It is not a machine-to-machine application or the grant is disabled.",
-       "Enable Client Credentials under the application's Advanced Settings > Grant Types."),
-    _k(PING, "unsupported authentication method",
-       "The client authenticated with a method the application is not configured for.",
-       "tokenEndpointAuthMethod differs from what was sent (e.g. Basic vs client_secret_jwt).",
-       "Match --auth to the application's Token Endpoint Authentication Method."),
-    _k(GOOGLE, "invalid jwt signature",
-       "Google could not verify the assertion with the service account's keys.",
-       "The key was deleted or rotated, or iss names another service account than the key's.",
-       "Use the key file of that service account; iss = its client_email; check the key "
-       "still exists in IAM."),
-    _k(GOOGLE, "short-lived token",
-       "The assertion's time window is not acceptable.",
-       "exp - iat over 60 minutes, or iat/exp off because of the clock or milliseconds.",
-       "iat = now, exp = now + at most 3600, in seconds; sync the clock."),
-    _k(GOOGLE, "account not found",
-       "The service account in iss does not exist.", "A deleted account or a typo.",
-       "Check iss against the key file's client_email."),
-    _k(GOOGLE, "client is unauthorized to retrieve access tokens using this method",
-       "Domain-wide delegation is not granted for these scopes.",
-       "sub impersonates a user but the service account is not authorised in Admin console.",
-       "Add the client id and exact scopes under Security > API controls > Domain-wide "
-       "delegation."),
-    _k(GOOGLE, "invalid email or user id", "sub is not a user of the domain.",
-       "A typo or a user outside the Workspace domain.", "Set sub to an existing user."),
+from .._hints import (
+    AAD,
+    AADSTS_CODE,
+    AUTH0,
+    GENERIC_BY_CODE,
+    GOOGLE,
+    KNOWN_ERRORS,
+    OKTA,
+    PING,
+    SF,
+    KnownError,
+    find_known,
 )
 
-#: A Microsoft Entra ID error number (``AADSTS700027``); Microsoft's entries match on it exactly.
-AADSTS_CODE = re.compile(r"AADSTS\d+")
-
-
-def find_known(error: str | None, text: str) -> KnownError | None:
-    """The first entry of :data:`KNOWN_ERRORS` whose ``needles`` all occur in ``text`` (the
-    error code and description, case-insensitive) and whose ``error``, when set, is ``error``.
-
-    Microsoft's entries also need the AADSTS number to be exactly theirs, since one number is
-    often the prefix of another (``AADSTS700021`` and ``AADSTS7000215``).
-    """
-    lowered = text.lower()
-    aad = AADSTS_CODE.search(text)
-    for known in KNOWN_ERRORS:
-        if known.error is not None and known.error != error:
-            continue
-        if all(n.lower() in lowered for n in known.needles):
-            if known.provider == AAD and (aad is None or aad.group(0) != known.needles[0]):
-                continue
-            return known
-    return None
+__all__ = [
+    "AAD",
+    "AADSTS_CODE",
+    "AUTH0",
+    "GENERIC_BY_CODE",
+    "GOOGLE",
+    "KNOWN_ERRORS",
+    "OKTA",
+    "PING",
+    "SF",
+    "KnownError",
+    "find_known",
+]

@@ -15,12 +15,10 @@ not a JWT gives a report that says so.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
-from urllib.parse import parse_qsl
 
 from ..errors import JWSError, redact
 from ..jose.jws import b64url_decode, parse_json_object, verify_compact
@@ -41,6 +39,7 @@ from ._lint import Finding, check_header, check_identity, check_times
 from ._lint import Level as Level
 from ._lint import duration as duration
 from ._lint import numeric_date as numeric_date
+from ._pasted import read_pasted
 
 __all__ = [
     "KNOWN_ERRORS",
@@ -68,6 +67,9 @@ class Report:
     """True/False when a key was given and the signature was checked; None otherwise."""
     findings: tuple[Finding, ...] = ()
     now: float = 0.0
+    kind: str = "assertion"
+    """``assertion``, or ``access_token`` for an access token (RFC 9068 ``typ: at+jwt``, or the
+    ``client_id``/``scp`` claims of one): those are not linted as assertions."""
 
     @property
     def errors(self) -> tuple[Finding, ...]:
@@ -102,6 +104,10 @@ class Explanation:
     fix: str
     provider: str | None = None
     known: KnownError | None = field(default=None, repr=False)
+    recognised: bool = True
+    """False when the input is not an error answer that could be read (``explain`` exits 1)."""
+    page_title: str | None = None
+    """For an HTML answer, the page's title."""
 
 
 # -- inspecting an assertion ----------------------------------------------------------------
@@ -142,9 +148,20 @@ def inspect_assertion(
     except JWSError as exc:
         return _not_jwt(f"not a JWT: {exc}", now)
     findings: list[Finding] = []
-    findings += check_header(header, signature)
-    findings += check_times(claims, now)
-    findings += check_identity(claims, expected_audience)
+    kind = "access_token" if looks_like_access_token(header, claims) else "assertion"
+    if kind == "access_token":
+        findings.append(Finding(
+            level="info", code="access-token",
+            message="this is an access token (what a token endpoint answers), not an "
+            "assertion: only its algorithm and times are checked",
+            fix="To lint an assertion, pass the JWT you send as assertion or "
+            "client_assertion."))
+        findings += [f for f in check_header(header, signature) if f.code not in _AT_SKIP]
+        findings += [f for f in check_times(claims, now) if f.code not in _AT_SKIP]
+    else:
+        findings += check_header(header, signature)
+        findings += check_times(claims, now)
+        findings += check_identity(claims, expected_audience)
     valid: bool | None = None
     if key is not None:
         try:
@@ -167,7 +184,23 @@ def inspect_assertion(
         signature_valid=valid,
         findings=tuple(findings),
         now=now,
+        kind=kind,
     )
+
+
+#: Assertion rules that do not apply to an access token.
+_AT_SKIP = frozenset({"kid-missing", "exp-too-far", "exp-far", "iat-old",
+                      "iat-missing", "jti-missing", "jti-not-string"})
+_AT_TYPES = ("at+jwt", "application/at+jwt")
+
+
+def looks_like_access_token(header: Mapping[str, Any], claims: Mapping[str, Any]) -> bool:
+    """True for a JWT access token: ``typ`` at+jwt (RFC 9068 §2.1), or the claims only access
+    tokens carry (``client_id``, ``scp``, ``token_use: access``) and no assertion would."""
+    typ = header.get("typ")
+    if isinstance(typ, str) and typ.lower() in _AT_TYPES:
+        return True
+    return "client_id" in claims or "scp" in claims or claims.get("token_use") == "access"
 
 
 def _not_jwt(message: str, now: float, fix: str | None = None) -> Report:
@@ -198,7 +231,14 @@ def explain_error(status: int | None, body: str | Mapping[str, Any]) -> Explanat
     ID, Auth0, PingOne and Google are recognised (:data:`KNOWN_ERRORS`); anything else gets the
     meaning of its RFC error code. Secrets and token values in the body are never echoed.
     """
-    data, text = _parse_body(body)
+    page_title = page_text = None
+    if isinstance(body, Mapping):
+        data, text = {str(k): v for k, v in body.items()}, ""
+    else:
+        pasted = read_pasted(body if isinstance(body, str) else str(body))
+        data, text = pasted.fields, pasted.text
+        page_title, page_text = pasted.html_title, pasted.html_text
+        status = pasted.status if status is None else status
     error = _text(data.get("error"))
     description = _text(data.get("error_description") or data.get("message"))
     if "access_token" in data and error is None:
@@ -207,17 +247,8 @@ def explain_error(status: int | None, body: str | Mapping[str, Any]) -> Explanat
             what="This is a successful token response, not an error.",
             why="It holds an access_token (not shown).", fix="Nothing to fix.",
         )
-    lowered = text.lower()
-    if not data and ("<html" in lowered or "<!doctype" in lowered):
-        return Explanation(
-            status=status, error=None, error_description=None,
-            what=f"The server answered an HTML page{f' with status {status}' if status else ''}"
-            ", not a token response.",
-            why="The URL is not the token endpoint (a login page, a proxy, a Spring "
-            "'Whitelabel Error Page'), or a gateway blocked the request.",
-            fix="Check the token URL (Salesforce: https://login.salesforce.com/services/oauth2/"
-            "token); POST form fields, not JSON.",
-        )
+    if page_title is not None or page_text is not None:
+        return _html_page(status, page_title, page_text)
     haystack = " ".join(x for x in (error, description) if x) or redact(text[:2000])
     known = find_known(error, haystack)
     if known is not None:
@@ -240,35 +271,35 @@ def explain_error(status: int | None, body: str | Mapping[str, Any]) -> Explanat
         what, why, fix = (f"The server answered error {error!r}.", "Not a standard RFC 6749 "
                           "code.", "Read error_description and the server's documentation.")
     else:
-        what, why, fix = ("The answer is not an OAuth error response.", "No 'error' field "
-                          "(RFC 6749 §5.2).", "Check the token URL and the request format.")
+        return Explanation(
+            status=status, error=None, error_description=description, recognised=False,
+            what="The answer is not an OAuth error response.",
+            why="No 'error' field (RFC 6749 §5.2) and no wording this tool knows.",
+            fix="Check the token URL and the request format; paste the whole answer body.")
     return Explanation(status=status, error=error, error_description=description,
                        what=what, why=why, fix=fix, provider=provider)
 
 
-_MAX_BODY = 64 * 1024
-_BARE_CODE_RE = re.compile(r"^[a-z]+(?:_[a-z]+)+$")  # `explain invalid_grant`
-
-
-def _parse_body(body: str | Mapping[str, Any]) -> tuple[dict[str, Any], str]:
-    if isinstance(body, Mapping):
-        return {str(k): v for k, v in body.items()}, ""
-    text = body[:_MAX_BODY] if isinstance(body, str) else str(body)[:_MAX_BODY]
-    stripped = text.strip()
-    if stripped.startswith("{"):
-        try:
-            value = json.loads(stripped)
-        except (ValueError, RecursionError):
-            value = None
-        if isinstance(value, dict):
-            return value, text
-    if _BARE_CODE_RE.match(stripped):
-        return {"error": stripped}, text
-    if "=" in stripped and "<" not in stripped and " " not in stripped:
-        pairs = parse_qsl(stripped)
-        if pairs:
-            return dict(pairs), text
-    return {}, text
+def _html_page(status: int | None, title: str | None, text: str | None) -> Explanation:
+    quoted = f" {title!r}" if title else ""
+    at = f" with status {status}" if status else ""
+    description = redact(text[:300]) if text else None
+    if status == 401 or (status is None and "whitelabel" in (title or text or "").lower()
+                         and "unauthorized" in (text or "").lower()):
+        what, why, fix = GENERIC_BY_CODE["invalid_client"]
+        return Explanation(
+            status=status, error=None, error_description=description, page_title=title,
+            what=f"The server answered an HTML page{quoted}{at}: client authentication was "
+            "refused. " + what,
+            why="A Spring 'Whitelabel Error Page' 401 (or any 401 page) comes from the "
+            "server's security filter, before OAuth: " + why, fix=fix)
+    return Explanation(
+        status=status, error=None, error_description=description, page_title=title,
+        what=f"The server answered an HTML page{quoted}{at}, not a token response.",
+        why="The URL is not the token endpoint (a login page, a proxy, a Spring "
+        "'Whitelabel Error Page'), or a gateway blocked the request.",
+        fix="Check the token URL (Salesforce: https://login.salesforce.com/services/oauth2/"
+        "token); POST form fields, not JSON.")
 
 
 def _text(value: Any) -> str | None:

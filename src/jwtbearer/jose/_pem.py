@@ -117,8 +117,8 @@ def _load_certificate(
                 if b"-----BEGIN" in raw
                 else x509.load_der_x509_certificate(raw)
             )
-        except (ValueError, x509.InvalidVersion) as exc:
-            raise KeyLoadError(f"could not read the certificate: {exc}") from None
+        except (ValueError, x509.InvalidVersion):
+            raise KeyLoadError(_BAD_CERT) from None
     try:
         public = cert.public_key()
     except (ValueError, UnsupportedAlgorithm) as exc:
@@ -139,6 +139,12 @@ def _load_public_pem(raw: bytes) -> PublicKey:
     return public
 
 
+#: The parser's own dump (ASN.1 tags and offsets) helps nobody; this says what to check.
+_BAD_CERT = ("could not read the certificate: it is not an X.509 certificate in PEM "
+             "(-----BEGIN CERTIFICATE-----) or DER form, or the file is damaged or truncated; "
+             "use the certificate file you uploaded (or its public key or JWK)")
+
+
 def _matching_certificate(certs: list[bytes], public: PublicKey) -> x509.Certificate | None:
     """The certificate of ``public`` among PEM blocks (a chain may follow it); refused if none."""
     from cryptography import x509
@@ -148,9 +154,12 @@ def _matching_certificate(certs: list[bytes], public: PublicKey) -> x509.Certifi
     for pem in certs:
         try:
             cert = x509.load_pem_x509_certificate(pem)
+        except (ValueError, x509.InvalidVersion):
+            raise KeyLoadError(_BAD_CERT) from None
+        try:
             cert_key = cert.public_key()
-        except (ValueError, x509.InvalidVersion, UnsupportedAlgorithm) as exc:
-            raise KeyLoadError(f"could not read the certificate: {exc}") from None
+        except (ValueError, UnsupportedAlgorithm) as exc:
+            raise KeyLoadError(f"could not read the certificate's public key: {exc}") from None
         if isinstance(cert_key, _PUBLIC_TYPES) and _spki(cert_key) == wanted:
             return cert
     raise KeyLoadError(

@@ -256,10 +256,13 @@ def create_app(endpoint: Endpoint, *, max_body_size: int = 64 * 1024,
                     authorize_path=authorize_path, base_path=base_path)
 
 
-def app_for(endpoint: TokenEndpoint) -> TokenApp:
-    """The app for a configured endpoint (body cap and paths from its configuration)."""
+def app_for(endpoint: TokenEndpoint,
+            wrap: Callable[[TokenEndpoint], Endpoint] | None = None) -> TokenApp:
+    """The app for a configured endpoint (body cap and paths from its configuration);
+    ``wrap`` puts something in front of the endpoint (``serve``'s request log)."""
     config = endpoint.config
-    return create_app(endpoint, max_body_size=config.max_body_size,
+    return create_app(endpoint if wrap is None else wrap(endpoint),
+                      max_body_size=config.max_body_size,
                       token_path=config.token_path, authorize_path=config.authorize_path,
                       base_path=urlsplit(config.issuer).path.rstrip("/"))
 

@@ -37,8 +37,8 @@ from typing import Any
 from ..errors import ConfigurationError
 from .limits import ServerLimits
 
-__all__ = ["WORKER_HEADER", "Supervisor", "check_shared_state", "listen_sockets",
-           "run_workers", "with_worker_header"]
+__all__ = ["WORKER_HEADER", "Supervisor", "check_shared_state", "listen_failure",
+           "listen_sockets", "run_workers", "with_worker_header"]
 
 #: Response header on ``/healthz`` naming the worker process that answered (its pid): lets a
 #: load balancer's probe or a test tell workers apart. It carries nothing secret.
@@ -272,19 +272,33 @@ def _describe(wait_status: int) -> str:
     return f"status {os.waitstatus_to_exitcode(wait_status)}"
 
 
+def listen_failure(host: str, port: int, exc: OSError) -> tuple[str, str | None]:
+    """Why ``host:port`` cannot be listened on, and what to do: the one wording of the
+    one-process server and of the workers' supervisor."""
+    import errno
+
+    in_use = exc.errno == errno.EADDRINUSE
+    reason = "address already in use" if in_use else (exc.strerror or str(exc)).lower()
+    hint = "stop what uses the port, or give another one with --port" if in_use else None
+    return f"cannot listen on {host}:{port}: {reason}", hint
+
+
 def run_workers(make_app: Callable[[], Any], *, host: str, port: int, workers: int,
                 log: Callable[[str], None] | None = None,
-                limits: ServerLimits | None = None) -> int:
+                limits: ServerLimits | None = None,
+                sockets: list[socket.socket] | None = None) -> int:
     """Serve ``make_app()`` (called once in each worker) from ``workers`` processes on
     ``host:port`` until SIGINT/SIGTERM; returns the exit status. POSIX only (fork). Every
-    worker cuts off slow, idle and surplus clients by ``limits`` (its own connection count)."""
+    worker cuts off slow, idle and surplus clients by ``limits`` (its own connection count).
+    ``sockets`` are ones :func:`listen_sockets` already bound (the caller then reports a port
+    in use itself); without them they are bound here."""
     if not hasattr(os, "fork"):
         raise ConfigurationError("--workers needs fork(): run one worker per process instead")
     log = log or (lambda line: print(line, file=sys.stderr, flush=True))
     try:
-        socks = listen_sockets(host, port, workers)
+        socks = sockets if sockets is not None else listen_sockets(host, port, workers)
     except OSError as exc:
-        log(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+        log(listen_failure(host, port, exc)[0])
         return 1
     try:
         return Supervisor(make_app, socks, workers, log=log, limits=limits).run()
