@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from .errors import ConfigurationError
+from .errors import REDACTED, ConfigurationError
 
 __all__ = ["REDACTED", "home", "identity_key", "read_env", "read_secret_file", "redact_url",
            "resolve_secret", "write_file"]
@@ -100,9 +100,6 @@ def resolve_secret(
         return read_secret_file(path)
     raise ConfigurationError(f'a secret is given as "env:NAME" or "file:PATH", not {kind!r}')
 
-
-#: What :func:`redact_url` puts in place of a URL's password.
-REDACTED = "[redacted]"
 
 # scheme://authority; the authority ends at the first "/", "?", "#" or white space.
 _AUTHORITY = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)([^/?#\s]*)")
