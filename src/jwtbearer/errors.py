@@ -107,7 +107,7 @@ REDACTED = "[redacted]"
 _MIN_SECRET = 4
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=8)  # a few: a retry or a re-raise reuses one
 def _values_re(secrets: frozenset[str]) -> re.Pattern[str] | None:
     """One pattern for every known secret value and the forms a server may echo it in."""
     import html

@@ -324,3 +324,19 @@ def test_cli_output_keeps_echoed_secrets_out(
     assert len(echo.requests) >= 2
     assert all("error" in out for out in outputs), outputs
     assert_clean(outputs, needles(echo.requests), f"cli {case}/{mode}")
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("mode", ("json", "html", "form"))
+async def test_async_client_keeps_echoed_secrets_out(
+    echo: Echo, caplog: pytest.LogCaptureFixture, mode: str
+) -> None:
+    echo.mode, echo.requests = mode, []
+    caplog.set_level(logging.DEBUG)
+    client = jb.AsyncTokenClient(echo.url, jb.ClientSecretBasic(BASIC_ID, SECRET),
+                                 retry=jb.RetryPolicy.none())
+    async with client:
+        with pytest.raises((jb.TokenEndpointError, jb.ResponseFormatError)) as info:
+            await client.request_token(jb.ClientCredentials())
+    texts = exposed(info.value) + [r.getMessage() for r in caplog.records]
+    assert_clean(texts, needles(echo.requests), f"async/{mode}")
