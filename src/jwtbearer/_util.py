@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from .errors import ConfigurationError
+from .errors import REDACTED, ConfigurationError
 
 __all__ = [
     "REDACTED",
@@ -145,9 +145,6 @@ def read_keyring(target: str) -> str:
             f"it with `keyring set {service} {name}`")
     return value
 
-
-#: What :func:`redact_url` puts in place of a URL's password.
-REDACTED = "[redacted]"
 
 # scheme://authority; the authority ends at the first "/", "?", "#" or white space.
 _AUTHORITY = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)([^/?#\s]*)")

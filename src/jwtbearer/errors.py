@@ -42,11 +42,14 @@ private key, an access or refresh token, or an assertion's signature.
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Iterable
 
 from ._hints import CODE_HINTS, hint_for
 
 __all__ = [
+    "REDACTED",
     "ConfigurationError",
     "DiscoveryError",
     "ExpiredToken",
@@ -86,6 +89,8 @@ __all__ = [
 
 #: How much of a response body an exception keeps.
 BODY_EXCERPT_LIMIT = 2000
+# How much of a body is redacted before the excerpt is cut from it.
+_SCAN_LIMIT = 64 * 1024
 
 # A compact JWS/JWT (three base64url segments) or a long opaque run that looks like a token.
 _JWT_RE = re.compile(r"\b(eyJ[A-Za-z0-9_-]{4,})\.([A-Za-z0-9_-]{2,})\.([A-Za-z0-9_-]{8,})")
@@ -96,13 +101,44 @@ _SECRET_FIELD_RE = re.compile(
 )
 
 
-def redact(text: str) -> str:
-    """Remove JWT signatures and token/secret values from text meant for a message or a log.
+#: What replaces a known secret value (see :func:`redact`).
+REDACTED = "[redacted]"
+# Shorter values are not looked for: they would blank out ordinary words of a message.
+_MIN_SECRET = 4
 
-    A JWT keeps its header and payload (they are what one needs to debug it) and loses its
-    signature; a field named like a secret (``access_token=...``, ``"client_secret": "..."``)
-    keeps its name and loses its value.
+
+@functools.lru_cache(maxsize=8)  # a few: a retry or a re-raise reuses one
+def _values_re(secrets: frozenset[str]) -> re.Pattern[str] | None:
+    """One pattern for every known secret value and the forms a server may echo it in."""
+    import html
+    import json
+    from urllib.parse import quote, quote_plus
+
+    forms: set[str] = set()
+    for value in secrets:
+        if len(value) >= _MIN_SECRET:
+            forms.update((value, quote_plus(value, safe=""), quote(value, safe=""),
+                          json.dumps(value)[1:-1], html.escape(value)))
+    if not forms:
+        return None
+    # Longest first, so a value that contains another is replaced whole.
+    ordered = sorted(forms, key=lambda f: (-len(f), f))
+    return re.compile("|".join(re.escape(f) for f in ordered), re.IGNORECASE)
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """Remove secrets from text meant for a message or a log.
+
+    First by value: each of ``secrets`` (a client secret, a Basic credential, a token, an
+    assertion's signature...), also urlencoded, JSON- or HTML-escaped and in any letter case,
+    becomes ``[redacted]``. Then by pattern, as a second net: a JWT keeps its header and payload
+    (they are what one needs to debug it) and loses its signature; a field named like a secret
+    (``access_token=...``, ``"client_secret": "..."``) keeps its name and loses its value.
     """
+    known = secrets if isinstance(secrets, frozenset) else frozenset(secrets)
+    pattern = _values_re(known) if known else None
+    if pattern is not None:
+        text = pattern.sub(REDACTED, text)
     text = _JWT_RE.sub(lambda m: f"{m.group(1)}.{m.group(2)}.<signature removed>", text)
     return _SECRET_FIELD_RE.sub(lambda m: f"{m.group(1)}<redacted>", text)
 
@@ -168,8 +204,10 @@ class ResponseFormatError(JWTBearerError):
     could not be sent back as a header value.
     """
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, status: int | None = None,
+                 secrets: Iterable[str] | None = None) -> None:
+        # A message built from a server's answer comes with the request's secrets.
+        super().__init__(message if secrets is None else redact(message, secrets))
         self.status = status
 
 
@@ -197,12 +235,19 @@ class TokenEndpointError(JWTBearerError):
         error_uri: str | None = None,
         body: str = "",
         retry_after: float | None = None,
+        secrets: Iterable[str] = (),
     ) -> None:
+        # Servers echo what they refused (an assertion, a secret) into every field: each is
+        # redacted by value (``secrets``: those of the request answered) and by pattern.
+        known = frozenset(secrets)
         self.status = status
-        self.error = error
-        self.error_description = error_description
-        self.error_uri = error_uri
-        self.body = redact(body[:BODY_EXCERPT_LIMIT])
+        self.error = None if error is None else redact(error, known)
+        self.error_description = (
+            None if error_description is None else redact(error_description, known)
+        )
+        self.error_uri = None if error_uri is None else redact(error_uri, known)
+        # Redacted before the cut, so no secret is left half-shown at the end of the excerpt.
+        self.body = redact(body[:_SCAN_LIMIT], known)[:BODY_EXCERPT_LIMIT]
         self.retry_after = retry_after
         super().__init__(self._message())
 

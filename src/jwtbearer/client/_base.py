@@ -118,7 +118,7 @@ class ClientBase:
                 fresh_nonce = self.dpop is not None and self.dpop.remember(
                     self.endpoint, answer[1]) is not None
                 try:
-                    return self.parse(grant, *answer)
+                    return self.parse(grant, *answer, request=request)
                 except TokenEndpointError as exc:
                     if exc.error != "use_dpop_nonce" or not fresh_nonce or nonce_resent:
                         raise
@@ -158,20 +158,27 @@ class ClientBase:
         )
         return request
 
-    def parse(self, grant: Grant, status: int, headers: Mapping[str, str], body: bytes) -> Token:
-        """The token in an answer to ``grant``, or the typed error it describes."""
+    def parse(self, grant: Grant, status: int, headers: Mapping[str, str], body: bytes, *,
+              request: TokenRequest | None = None) -> Token:
+        """The token in an answer to ``grant``, or the typed error it describes.
+
+        ``request`` is the request answered: no error holds one of its secrets.
+        """
+        secrets = request.secrets if request is not None else frozenset()
         logger.debug("token response from %s: status %d, %d bytes", self._host, status, len(body),
                      extra={"jwtbearer_event": "response", "status": status, "size": len(body)})
         previous = grant.refresh_token if isinstance(grant, RefreshToken) else None
         token = parse_token_response(
             status, headers, body, now=self._clock(), previous_refresh_token=previous,
-            host=self._host,
+            host=self._host, secrets=secrets,
         )
         if self.dpop is not None and token.token_type.lower() != "dpop":
             raise ResponseFormatError(
                 f"a DPoP-bound token was asked for, but {self._host} answered token_type "
                 f"{token.token_type!r}: the server ignored the DPoP proof (is DPoP enabled for "
-                "this client there?); drop dpop= to accept bearer tokens (RFC 9449 §5)"
+                "this client there?); drop dpop= to accept bearer tokens (RFC 9449 §5)",
+                secrets=secrets | {token.access_token} | {
+                    t for t in (token.refresh_token, token.id_token) if t},
             )
         return token
 

@@ -34,6 +34,7 @@ __all__ = [
     "PrivateKeyJWT",
     "SelfSignedTLSClientAuth",
     "TLSClientAuth",
+    "held_secrets",
     "mtls_endpoint",
 ]
 
@@ -249,6 +250,16 @@ class SelfSignedTLSClientAuth:
     def apply(self, token_endpoint: str, *, now: float) -> Fields:
         """``client_id`` in the form; the proof is the TLS handshake."""
         return {}, {"client_id": self.client_id}
+
+
+def held_secrets(auth: ClientAuth) -> frozenset[str]:
+    """The secrets ``auth`` holds, sent or not (the server knows a shared secret even when only
+    an HMAC of it is sent): redacted by value from every message built from an answer."""
+    if isinstance(auth, (ClientSecretBasic, ClientSecretPost)):
+        return frozenset((auth.client_secret,))
+    if isinstance(auth, ClientSecretJWT):
+        return frozenset((auth.secret,))
+    return frozenset()
 
 
 def mtls_endpoint(metadata: Mapping[str, object], name: str = "token_endpoint") -> str:

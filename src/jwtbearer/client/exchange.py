@@ -145,8 +145,9 @@ class _ExchangeBase:
         answer: Answer | None = None
         outcome: _Outcome | None = None
         try:
-            answer = yield Send(client.build(grant), client.timeout)
-            outcome = client.parse(grant, *answer)
+            request = client.build(grant)
+            answer = yield Send(request, client.timeout)
+            outcome = client.parse(grant, *answer, request=request)
         except (TokenEndpointError, ResponseFormatError) as exc:
             if answer is None:
                 raise

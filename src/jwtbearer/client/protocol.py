@@ -23,7 +23,7 @@ from ..errors import (
     TokenEndpointError,
     TransportError,
 )
-from .client_auth import ClientAuth
+from .client_auth import ClientAuth, held_secrets
 from .grants import Grant
 from .response import (
     FORM_CONTENT_TYPE,
@@ -44,8 +44,43 @@ __all__ = [
 
 _SECRET_FORM_FIELDS = frozenset(
     {"client_secret", "client_assertion", "assertion", "refresh_token", "code", "code_verifier",
-     "password"}
+     "password", "subject_token", "actor_token"}
 )
+
+
+def _signature_or_value(value: str) -> str:
+    """What is secret in a form value: a JWT's signature (its header and payload help to debug
+    and prove nothing), else the whole value."""
+    head, dot, signature = value.rpartition(".")
+    return signature if dot and head.count(".") == 1 and signature else value
+
+
+def _credential_forms(header: str) -> set[str]:
+    """The secret forms of an ``Authorization`` value: the credential, and for Basic the
+    ``id:secret`` pair and the secret, urlencoded (RFC 6749 §2.3.1) and raw, in Base64 too."""
+    import base64
+    import binascii
+    from urllib.parse import unquote_plus
+
+    scheme, _, credential = header.strip().partition(" ")
+    credential = credential.strip()
+    forms = {credential} if credential else set()
+    if scheme.lower() != "basic" or not credential:
+        return forms
+    try:
+        pair = base64.b64decode(credential, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return forms
+    client_id, colon, secret = pair.partition(":")
+    if not colon:
+        return forms
+    raw = f"{unquote_plus(client_id)}:{unquote_plus(secret)}"
+    forms.update((pair, raw, secret, unquote_plus(secret)))
+    for text in (pair, raw):
+        encoded = base64.b64encode(text.encode("utf-8"))
+        for variant in (encoded, base64.urlsafe_b64encode(text.encode("utf-8"))):
+            forms.update((variant.decode("ascii"), variant.rstrip(b"=").decode("ascii")))
+    return forms
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -58,6 +93,27 @@ class TokenRequest:
     url: str
     headers: Mapping[str, str]
     form: Mapping[str, str]
+    held: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
+    """Secrets the client holds but does not send (an HMAC key): the server knows them too."""
+
+    @property
+    def secrets(self) -> frozenset[str]:
+        """Every secret value this request carries or proves: what a server must not get to
+        echo into a message (the one response parser redacts them from every error).
+
+        The client secret and the ``Authorization`` credential in each encoding, tokens and
+        codes sent in the form, and the signatures of assertions and of a DPoP proof.
+        """
+        values = set(self.held)
+        for name, value in self.form.items():
+            if name in _SECRET_FORM_FIELDS and value:
+                values.add(_signature_or_value(value))
+        for name, value in self.headers.items():
+            if name.lower() == "authorization":
+                values.update(_credential_forms(value))
+            elif name.lower() == "dpop" and value:
+                values.add(_signature_or_value(value))
+        return frozenset(values)
 
     @property
     def body(self) -> bytes:
@@ -92,13 +148,15 @@ def build_token_request(
     form.update(auth_form)
     headers = {"Accept": "application/json", "Content-Type": FORM_CONTENT_TYPE}
     headers.update(auth_headers)
-    return TokenRequest(url=endpoint, headers=MappingProxyType(headers), form=form)
+    return TokenRequest(url=endpoint, headers=MappingProxyType(headers), form=form,
+                        held=held_secrets(auth))
 
 
 def with_headers(request: TokenRequest, **headers: str) -> TokenRequest:
     """``request`` with ``headers`` added (a DPoP proof, RFC 9449 §4.1)."""
     merged = {**request.headers, **headers}
-    return TokenRequest(url=request.url, headers=MappingProxyType(merged), form=request.form)
+    return TokenRequest(url=request.url, headers=MappingProxyType(merged), form=request.form,
+                        held=request.held)
 
 
 # -- reading a body with a cap -----------------------------------------------------------------

@@ -13,7 +13,7 @@ import html
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -98,12 +98,13 @@ def _strip_blocks(text: str) -> str:
     return " ".join(kept)
 
 
-def _html_excerpt(body: bytes) -> str:
+def _html_excerpt(body: bytes, secrets: frozenset[str]) -> str:
     text = _TAG_RE.sub(" ", _strip_blocks(_text(body[:64 * 1024])))
-    text = " ".join(html.unescape(text).split())
+    # Redacted before the cut, so no secret is left half-shown at the end of the excerpt.
+    text = redact(" ".join(html.unescape(text).split()), secrets)
     if len(text) > _EXCERPT:
         text = text[:_EXCERPT].rstrip() + "…"
-    return redact(text)
+    return text
 
 
 def _decode(content_type: str, body: bytes) -> dict[str, Any] | None:
@@ -142,7 +143,7 @@ def _scope(value: Any) -> str | None:
     return None
 
 
-def _expires_at(value: Any, now: float, host: str) -> float | None:
+def _expires_at(value: Any, now: float, host: str, secrets: frozenset[str]) -> float | None:
     if value is None or value == "":
         return None
     seconds: float | None = None
@@ -158,26 +159,28 @@ def _expires_at(value: Any, now: float, host: str) -> float | None:
             seconds = None
     if seconds is None or not math.isfinite(seconds):
         raise ResponseFormatError(
-            f"{host} sent expires_in={str(value)[:40]!r}; RFC 6749 §5.1 makes it a number of "
-            "seconds"
+            f"{host} sent expires_in={redact(str(value), secrets)[:40]!r}; RFC 6749 §5.1 makes "
+            "it a number of seconds", secrets=secrets,
         )
     return now + max(0.0, min(seconds, 10.0**10))
 
 
 def _error_from(
-    status: int, data: Mapping[str, Any], body: bytes, retry_after: float | None
+    status: int, data: Mapping[str, Any], body: bytes, retry_after: float | None,
+    secrets: frozenset[str],
 ) -> TokenEndpointError:
     error = _opt_text(data, "error")
     cls = error_class_for(status, error)
-    # Servers echo what they refused (an assertion, a secret) into these fields.
-    description, uri = _opt_text(data, "error_description"), _opt_text(data, "error_uri")
+    # Servers echo what they refused (an assertion, a secret) into these fields: the error
+    # redacts each of them, by value (``secrets``) and by pattern.
     return cls(
         status,
-        error=None if error is None else redact(error),
-        error_description=None if description is None else redact(description),
-        error_uri=None if uri is None else redact(uri),
+        error=error,
+        error_description=_opt_text(data, "error_description"),
+        error_uri=_opt_text(data, "error_uri"),
         body=_text(body),
         retry_after=retry_after,
+        secrets=secrets,
     )
 
 
@@ -198,6 +201,7 @@ def parse_token_response(
     now: float,
     previous_refresh_token: str | None = None,
     host: str = "the token endpoint",
+    secrets: Iterable[str] = (),
 ) -> Token:
     """Read a token endpoint's answer: a :class:`Token`, or a typed error.
 
@@ -209,7 +213,11 @@ def parse_token_response(
     - 3xx: :class:`UnexpectedRedirect` naming the Location host (redirects are never followed).
     - HTML, an unreadable body, a body over 1 MiB, or an ``access_token`` that is missing, empty,
       not a string or not usable in an ``Authorization`` header: :class:`ResponseFormatError`.
+
+    ``secrets`` are the values the request carried (:attr:`TokenRequest.secrets`): no error
+    holds one of them, nor a token of the answer itself, even when the server echoes it.
     """
+    known = frozenset(secrets)
     h = _lower(headers)
     if 300 <= status < 400:
         location = h.get("location")
@@ -218,65 +226,73 @@ def parse_token_response(
             f"{host} answered {status}, a redirect to {target}; token requests never follow "
             "redirects (a redirect would carry the credentials elsewhere): configure the final "
             "token endpoint URL",
-            status=status,
+            status=status, secrets=known,
         )
     if len(body) > MAX_RESPONSE_BYTES:
         raise ResponseFormatError(
             f"the answer from {host} is larger than {MAX_RESPONSE_BYTES // 1024} KiB",
-            status=status,
+            status=status, secrets=known,
         )
     content_type = h.get("content-type", "").lower()
     retry_after = parse_retry_after(h.get("retry-after"), now=now)
     if _looks_html(content_type, body) and not body.lstrip().startswith(b"{"):
         raise ResponseFormatError(
             f"{host} answered HTML with status {status}, not a token response: "
-            f'"{_html_excerpt(body)}". Check the token endpoint URL (a login page or a proxy '
-            "answered) and the server's status.",
-            status=status,
+            f'"{_html_excerpt(body, known)}". Check the token endpoint URL (a login page or a '
+            "proxy answered) and the server's status.",
+            status=status, secrets=known,
         )
     data = _decode(content_type, body)
     if data is None:
         if status >= 400:
-            raise _error_from(status, {}, body, retry_after)
+            raise _error_from(status, {}, body, retry_after, known)
         what = "an empty body" if not body.strip() else "a body that is neither JSON nor a form"
         raise ResponseFormatError(
             f"{host} answered {status} with {what}; a token response is a JSON object "
             "(RFC 6749 §5.1)",
-            status=status,
+            status=status, secrets=known,
         )
     if "error" in data or status >= 400:
-        raise _error_from(status, data, body, retry_after)
+        raise _error_from(status, data, body, retry_after, known)
     if not 200 <= status < 300:
-        raise ResponseFormatError(f"{host} answered an unexpected status {status}", status=status)
-    return _token(data, now=now, previous_refresh_token=previous_refresh_token, host=host)
+        raise ResponseFormatError(f"{host} answered an unexpected status {status}", status=status,
+                                  secrets=known)
+    # The tokens of a broken answer are secrets too: none goes into its error.
+    known |= {v for k in ("access_token", "refresh_token", "id_token")
+              if isinstance(v := data.get(k), str) and v}
+    return _token(data, now=now, previous_refresh_token=previous_refresh_token, host=host,
+                  secrets=known)
 
 
 def _token(
-    data: Mapping[str, Any], *, now: float, previous_refresh_token: str | None, host: str
+    data: Mapping[str, Any], *, now: float, previous_refresh_token: str | None, host: str,
+    secrets: frozenset[str],
 ) -> Token:
     access = data.get("access_token")
     if not isinstance(access, str) or not access:
-        fields = ", ".join(sorted(str(k)[:40] for k in data)[:20]) or "none"
+        fields = ", ".join(sorted(redact(str(k), secrets)[:40] for k in data)[:20]) or "none"
         problem = "no access_token" if access is None else "an empty or non-string access_token"
         raise ResponseFormatError(
-            f"{host} answered with {problem} (fields: {fields}); RFC 6749 §5.1 requires one"
+            f"{host} answered with {problem} (fields: {fields}); RFC 6749 §5.1 requires one",
+            secrets=secrets,
         )
     if not _HEADER_SAFE.match(access):
         raise ResponseFormatError(
             f"{host} sent an access_token with spaces, control characters (such as CR/LF) or "
-            "non-ASCII characters; it cannot be sent in an Authorization header (RFC 6750 §2.1)"
+            "non-ASCII characters; it cannot be sent in an Authorization header (RFC 6750 §2.1)",
+            secrets=secrets,
         )
     token_type = data.get("token_type")
     if token_type is None or token_type == "":
         token_type = "Bearer"  # RFC 6749 requires it, but some servers leave it out
     if not isinstance(token_type, str) or not _HEADER_SAFE.match(token_type):
-        raise ResponseFormatError(f"{host} sent an unusable token_type")
+        raise ResponseFormatError(f"{host} sent an unusable token_type", secrets=secrets)
     refresh = _opt_text(data, "refresh_token") or previous_refresh_token
     extra = {k: v for k, v in data.items() if k not in _KNOWN_FIELDS}
     return Token(
         access_token=access,
         token_type=token_type,
-        expires_at=_expires_at(data.get("expires_in"), now, host),
+        expires_at=_expires_at(data.get("expires_in"), now, host, secrets),
         scope=_scope(data.get("scope")),
         refresh_token=refresh,
         id_token=_opt_text(data, "id_token"),

@@ -15,7 +15,14 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from ..errors import ConfigurationError, JWSError, KeyLoadError, ResponseFormatError, TransportError
+from ..errors import (
+    ConfigurationError,
+    JWSError,
+    KeyLoadError,
+    ResponseFormatError,
+    TransportError,
+    redact,
+)
 from ..jose.jws import unverified_claims
 from ..oauth import CLIENT_ASSERTION_TYPE
 from .transport import check_endpoint, check_timeout, default_transports
@@ -195,7 +202,8 @@ class GitHubActionsOIDC:
         if response.status_code != 200:
             raise KeyLoadError(
                 f"the GitHub Actions OIDC token request answered {response.status_code}: "
-                f"{response.text[:200]!r}; check `permissions: id-token: write`"
+                f"{redact(response.text[:2000], (token,))[:200]!r}; check "
+                "`permissions: id-token: write`"
             )
         try:
             value = response.json().get("value")
