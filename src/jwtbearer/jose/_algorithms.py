@@ -29,10 +29,10 @@ PrivateKey = Union[  # noqa: UP007 (a runtime alias)
 PublicKey = Union[  # noqa: UP007
     rsa.RSAPublicKey, ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey, ed448.Ed448PublicKey
 ]
-_PRIVATE_TYPES = (
+PRIVATE_TYPES = (
     rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey
 )
-_PUBLIC_TYPES = (
+PUBLIC_TYPES = (
     rsa.RSAPublicKey, ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey, ed448.Ed448PublicKey
 )
 
@@ -47,7 +47,7 @@ _EC_CURVES: dict[str, tuple[str, int]] = {  # alg -> (curve name, coordinate siz
     "ES512": ("secp521r1", 66),
 }
 _CURVE_ALG = {curve: alg for alg, (curve, _) in _EC_CURVES.items()}
-_JWK_CURVE = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
+JWK_CURVE = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
 
 #: Every JWS algorithm jwtbearer signs and verifies (RFC 7518 §3.1, RFC 8037 §3.1, RFC 9864).
 #: ``EdDSA`` stays the default for Edwards keys; ``Ed25519`` is the fully specified name that
@@ -77,7 +77,7 @@ def _roca_fingerprint(n: int) -> bool:
     return all(n % p in powers for p, powers in _ROCA_POWERS)
 
 
-def _kty(key: PrivateKey | PublicKey | bytes) -> str:
+def key_type(key: PrivateKey | PublicKey | bytes) -> str:
     if isinstance(key, bytes):
         return "oct"
     if isinstance(key, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):
@@ -87,7 +87,7 @@ def _kty(key: PrivateKey | PublicKey | bytes) -> str:
     return "OKP"
 
 
-def _default_alg(key: PrivateKey | PublicKey | bytes) -> str:
+def default_alg(key: PrivateKey | PublicKey | bytes) -> str:
     """RSA→RS256, P-256→ES256, P-384→ES384, P-521→ES512, Ed25519/Ed448→EdDSA, secret→HS256."""
     if isinstance(key, bytes):
         return "HS256"
@@ -111,10 +111,10 @@ def _check_alg(alg: object) -> str:
     return alg
 
 
-def _check_key(key: PrivateKey | PublicKey | bytes, alg: str) -> None:
+def check_key(key: PrivateKey | PublicKey | bytes, alg: str) -> None:
     """Refuse a key that cannot, or must not, be used with ``alg`` (RFC 7518 §3, RFC 8725 §3.5)."""
     _check_alg(alg)
-    kty = _kty(key)
+    kty = key_type(key)
     family = "OKP" if alg in _OKP_ALGS else {"R": "RSA", "P": "RSA", "E": "EC", "H": "oct"}[alg[0]]
     if kty != family:
         raise KeyLoadError(f"a {kty} key cannot sign or verify {alg}; {alg} needs a {family} key")
@@ -147,7 +147,7 @@ def _check_key(key: PrivateKey | PublicKey | bytes, alg: str) -> None:
     elif isinstance(key, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)):
         curve = _EC_CURVES[alg][0]
         if key.curve.name != curve:
-            raise KeyLoadError(f"{alg} needs a {_JWK_CURVE[curve]} key, not {key.curve.name}")
+            raise KeyLoadError(f"{alg} needs a {JWK_CURVE[curve]} key, not {key.curve.name}")
 
 
 def _rsa_padding(alg: str, hash_: hashes.HashAlgorithm) -> padding.AsymmetricPadding:
@@ -227,7 +227,7 @@ def _verifier(key: PublicKey | bytes, alg: str) -> Callable[[bytes, bytes], bool
     return verify_ed
 
 
-def _spki(public: PublicKey) -> bytes:
+def spki(public: PublicKey) -> bytes:
     """The DER SubjectPublicKeyInfo: two keys are the same key when these bytes are equal."""
     return public.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo

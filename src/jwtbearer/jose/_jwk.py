@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
 from ..errors import ConfigurationError, JWSError, KeyLoadError
-from ._algorithms import _JWK_CURVE, ALGORITHMS, PrivateKey, PublicKey, _spki
+from ._algorithms import ALGORITHMS, JWK_CURVE, PrivateKey, PublicKey, spki
 from ._b64 import b64url_decode, b64url_encode
 
 if TYPE_CHECKING:
@@ -141,7 +141,7 @@ def _private_from_jwk(data: Mapping[str, Any]) -> PrivateKey:
             )
     except (ValueError, UnsupportedAlgorithm) as exc:
         raise KeyLoadError(f"invalid {kty} JWK: {exc}") from None
-    if _spki(private.public_key()) != _spki(public):
+    if spki(private.public_key()) != spki(public):
         raise KeyLoadError(f"this {kty} JWK's private part 'd' does not match its public part")
     return private
 
@@ -168,7 +168,7 @@ def _public_members(key: PublicKey) -> dict[str, Any]:
         return {"kty": "RSA", "n": b64url_encode(_uint(numbers.n)),
                 "e": b64url_encode(_uint(numbers.e))}
     if isinstance(key, ec.EllipticCurvePublicKey):
-        crv = _JWK_CURVE[key.curve.name]
+        crv = JWK_CURVE[key.curve.name]
         size = _JWK_CURVES[crv][1]
         point = key.public_numbers()
         return {
@@ -240,7 +240,7 @@ def _as_key_error(build: Callable[[], _K]) -> _K:
         raise KeyLoadError(str(exc)) from None
 
 
-def _public_jwk(key: PublicKey | bytes, alg: str, kid: str | None) -> dict[str, Any]:
+def public_jwk_of(key: PublicKey | bytes, alg: str, kid: str | None) -> dict[str, Any]:
     if isinstance(key, bytes):
         raise ConfigurationError("a shared secret (HS*) has no public JWK; never publish it")
     jwk: dict[str, Any] = _public_members(key)
@@ -251,7 +251,7 @@ def _public_jwk(key: PublicKey | bytes, alg: str, kid: str | None) -> dict[str, 
     return jwk
 
 
-def _thumbprint(key: PublicKey | bytes) -> str:
+def rfc7638_thumbprint(key: PublicKey | bytes) -> str:
     """RFC 7638 §3: SHA-256 over the required members, sorted, without whitespace."""
     members = ({"kty": "oct", "k": b64url_encode(key)} if isinstance(key, bytes)
                else _public_members(key))

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from ..errors import KeyLoadError
-from ._algorithms import _JWK_CURVE, PrivateKey, PublicKey, _check_key, _default_alg, _kty
-from ._jwk import _public_jwk, _thumbprint
-from ._pem import _check_certificate, _x5t_s256
+from ._algorithms import JWK_CURVE, PrivateKey, PublicKey, check_key, default_alg, key_type
+from ._jwk import public_jwk_of, rfc7638_thumbprint
+from ._pem import certificate_x5t_s256, check_certificate
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -27,7 +27,7 @@ _KeyT = TypeVar("_KeyT", bound=PrivateKey | PublicKey | bytes)
 _R = TypeVar("_R")
 
 
-class _Key(Generic[_KeyT]):
+class KeyBase(Generic[_KeyT]):
     """What a signing and a verifying key share: the key, its algorithm, kid and certificate."""
 
     __slots__ = ("_key", "alg", "certificate", "kid")
@@ -40,9 +40,9 @@ class _Key(Generic[_KeyT]):
     def _load(
         self, key: _KeyT, alg: str | None, kid: str | None, certificate: x509.Certificate | None
     ) -> None:
-        alg = alg or _default_alg(key)
-        _check_key(key, alg)
-        _check_certificate(certificate, self._public_of(key))
+        alg = alg or default_alg(key)
+        check_key(key, alg)
+        check_certificate(certificate, self._public_of(key))
         self._key = key
         self.alg = alg
         self.kid = kid
@@ -60,7 +60,7 @@ class _Key(Generic[_KeyT]):
     @property
     def kty(self) -> str:
         """JWK key type (RFC 7517 §4.1): ``RSA``, ``EC``, ``OKP`` or ``oct``."""
-        return _kty(self._key)
+        return key_type(self._key)
 
     @property
     def is_symmetric(self) -> bool:
@@ -70,15 +70,15 @@ class _Key(Generic[_KeyT]):
     @property
     def x5t_s256(self) -> str | None:
         """``x5t#S256`` (RFC 7515 §4.1.8): base64url SHA-256 of the certificate's DER, or None."""
-        return _x5t_s256(self.certificate)
+        return certificate_x5t_s256(self.certificate)
 
     def public_jwk(self) -> dict[str, Any]:
         """The public JWK (RFC 7517), with ``kid`` when known, ``alg`` and ``use: sig``."""
-        return _public_jwk(self._public_of(self._key), self.alg, self.kid)
+        return public_jwk_of(self._public_of(self._key), self.alg, self.kid)
 
     def thumbprint(self) -> str:
         """RFC 7638 JWK thumbprint of the public key (SHA-256, base64url)."""
-        return _thumbprint(self._public_of(self._key))
+        return rfc7638_thumbprint(self._public_of(self._key))
 
     def with_kid(self, kid: str | None) -> Self:
         """The same key under another ``kid`` (the key is not parsed or checked again)."""
@@ -93,17 +93,17 @@ class _Key(Generic[_KeyT]):
         if isinstance(key, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):
             size = f", bits={key.key_size}"
         elif isinstance(key, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)):
-            size = f", crv={_JWK_CURVE.get(key.curve.name, key.curve.name)!r}"
+            size = f", crv={JWK_CURVE.get(key.curve.name, key.curve.name)!r}"
         has_cert = ", certificate=yes" if self.certificate is not None else ""
         return (
             f"{type(self).__name__}(alg={self.alg!r}, kid={self.kid!r}, "
-            f"kty={_kty(key)!r}{size}{has_cert})"
+            f"kty={key_type(key)!r}{size}{has_cert})"
         )
 
     __str__ = __repr__
 
 
-def _read_key_file(path: str | os.PathLike[str], load: Callable[[bytes], _R]) -> _R:
+def read_key_file(path: str | os.PathLike[str], load: Callable[[bytes], _R]) -> _R:
     """``load`` applied to a file's bytes; errors name the file."""
     p = Path(path)
     try:
@@ -117,5 +117,5 @@ def _read_key_file(path: str | os.PathLike[str], load: Callable[[bytes], _R]) ->
         raise KeyLoadError(f"{p}: {exc}") from None
 
 
-def _is_jwk(data: bytes) -> bool:
+def is_jwk(data: bytes) -> bool:
     return data.lstrip().startswith(b"{")

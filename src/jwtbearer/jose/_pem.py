@@ -13,7 +13,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 
 from ..errors import ConfigurationError, KeyLoadError
-from ._algorithms import _PRIVATE_TYPES, _PUBLIC_TYPES, PrivateKey, PublicKey, _spki
+from ._algorithms import PRIVATE_TYPES, PUBLIC_TYPES, PrivateKey, PublicKey, spki
 from ._b64 import b64url_encode
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ def _pem_blocks(data: bytes) -> list[tuple[str, bytes]]:
 
 
 def _as_private(key: object) -> PrivateKey:
-    if not isinstance(key, _PRIVATE_TYPES):
+    if not isinstance(key, PRIVATE_TYPES):
         raise KeyLoadError(f"unsupported private key type {type(key).__name__}")
     return key
 
@@ -123,7 +123,7 @@ def _load_certificate(
         public = cert.public_key()
     except (ValueError, UnsupportedAlgorithm) as exc:
         raise KeyLoadError(f"could not read the certificate's public key: {exc}") from None
-    if not isinstance(public, _PUBLIC_TYPES):
+    if not isinstance(public, PUBLIC_TYPES):
         raise KeyLoadError(f"unsupported certificate key type {type(public).__name__}")
     return public, cert
 
@@ -134,7 +134,7 @@ def _load_public_pem(raw: bytes) -> PublicKey:
         public = serialization.load_pem_public_key(raw)
     except (ValueError, UnsupportedAlgorithm) as exc:
         raise KeyLoadError(f"could not read the public key: {exc}") from None
-    if not isinstance(public, _PUBLIC_TYPES):
+    if not isinstance(public, PUBLIC_TYPES):
         raise KeyLoadError(f"unsupported public key type {type(public).__name__}")
     return public
 
@@ -150,7 +150,7 @@ def _matching_certificate(certs: list[bytes], public: PublicKey) -> x509.Certifi
     from cryptography import x509
     if not certs:
         return None
-    wanted = _spki(public)
+    wanted = spki(public)
     for pem in certs:
         try:
             cert = x509.load_pem_x509_certificate(pem)
@@ -160,7 +160,7 @@ def _matching_certificate(certs: list[bytes], public: PublicKey) -> x509.Certifi
             cert_key = cert.public_key()
         except (ValueError, UnsupportedAlgorithm) as exc:
             raise KeyLoadError(f"could not read the certificate's public key: {exc}") from None
-        if isinstance(cert_key, _PUBLIC_TYPES) and _spki(cert_key) == wanted:
+        if isinstance(cert_key, PUBLIC_TYPES) and spki(cert_key) == wanted:
             return cert
     raise KeyLoadError(
         "the certificate in the PEM does not belong to its private key; keep the key with the "
@@ -168,20 +168,20 @@ def _matching_certificate(certs: list[bytes], public: PublicKey) -> x509.Certifi
     )
 
 
-def _check_certificate(cert: x509.Certificate | None, public: PublicKey | bytes) -> None:
+def check_certificate(cert: x509.Certificate | None, public: PublicKey | bytes) -> None:
     if cert is None:
         return
     if isinstance(public, bytes):
         raise KeyLoadError("a shared secret cannot have a certificate")
     cert_key = cert.public_key()
-    if not isinstance(cert_key, _PUBLIC_TYPES) or _spki(cert_key) != _spki(public):
+    if not isinstance(cert_key, PUBLIC_TYPES) or spki(cert_key) != spki(public):
         raise KeyLoadError(
             "the certificate does not belong to this key; use the certificate created together "
             "with the key (the one uploaded to the identity provider)"
         )
 
 
-def _x5t_s256(cert: x509.Certificate | None) -> str | None:
+def certificate_x5t_s256(cert: x509.Certificate | None) -> str | None:
     return None if cert is None else b64url_encode(cert.fingerprint(hashes.SHA256()))
 
 

@@ -24,10 +24,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from ..errors import ConfigurationError, KeyLoadError
 from ._algorithms import (
     _EC_CURVES,
-    _PRIVATE_TYPES,
-    _PUBLIC_TYPES,
     ALGORITHMS,
     MIN_RSA_BITS,  # noqa: F401 (re-exported: it was defined here)
+    PRIVATE_TYPES,
+    PUBLIC_TYPES,
     PrivateKey,
     PublicKey,
     _check_alg,
@@ -44,7 +44,7 @@ from ._jwk import (
     _private_from_jwk,
     _public_from_jwk,
 )
-from ._keybase import _is_jwk, _Key, _read_key_file
+from ._keybase import KeyBase, is_jwk, read_key_file
 from ._pem import (
     _load_certificate,
     _load_pkcs12,
@@ -67,7 +67,7 @@ __all__ = [
 ]
 
 
-class SigningKey(_Key[PrivateKey | bytes]):
+class SigningKey(KeyBase[PrivateKey | bytes]):
     """A private key (or shared secret) with its algorithm, key id and optional certificate.
 
     Build one with :meth:`from_file`, :meth:`from_pem`, :meth:`from_pkcs12`, :meth:`from_jwk`,
@@ -89,7 +89,7 @@ class SigningKey(_Key[PrivateKey | bytes]):
         kid: str | None = None,
         certificate: x509.Certificate | None = None,
     ) -> None:
-        if not isinstance(key, (bytes, *_PRIVATE_TYPES)):
+        if not isinstance(key, (bytes, *PRIVATE_TYPES)):
             raise ConfigurationError("SigningKey needs a cryptography private key or a secret")
         self._load(key, alg, kid, certificate)
         self._use()
@@ -162,13 +162,13 @@ class SigningKey(_Key[PrivateKey | bytes]):
         """Load a key file: PEM (key, optionally with its certificate), PKCS#12, DER or a JWK."""
 
         def load(data: bytes) -> SigningKey:
-            if _is_jwk(data):
+            if is_jwk(data):
                 return cls.from_jwk(data.decode("utf-8", "replace"), kid=kid, alg=alg)
             if b"-----BEGIN" in data:
                 return cls.from_pem(data, password=password, kid=kid, alg=alg)
             return cls._from_binary(data, password=password, kid=kid, alg=alg)
 
-        return _read_key_file(path, load)
+        return read_key_file(path, load)
 
     @classmethod
     def _from_binary(
@@ -286,7 +286,7 @@ class SigningKey(_Key[PrivateKey | bytes]):
         )
 
 
-class VerifyingKey(_Key[PublicKey | bytes]):
+class VerifyingKey(KeyBase[PublicKey | bytes]):
     """A public key (or shared secret) with the one algorithm it accepts (RFC 8725 §3.1)."""
 
     __slots__ = ("_verify",)
@@ -299,7 +299,7 @@ class VerifyingKey(_Key[PublicKey | bytes]):
         kid: str | None = None,
         certificate: x509.Certificate | None = None,
     ) -> None:
-        if not isinstance(key, (bytes, *_PUBLIC_TYPES)):
+        if not isinstance(key, (bytes, *PUBLIC_TYPES)):
             raise ConfigurationError("VerifyingKey needs a cryptography public key or a secret")
         self._load(key, alg, kid, certificate)
         self._use()
@@ -370,13 +370,13 @@ class VerifyingKey(_Key[PublicKey | bytes]):
         """A PEM (public key, certificate) or JWK file."""
 
         def load(data: bytes) -> VerifyingKey:
-            if _is_jwk(data):
+            if is_jwk(data):
                 return cls.from_jwk(data.decode("utf-8", "replace"), kid=kid, alg=alg)
             if b"-----BEGIN" in data:
                 return cls.from_pem(data, alg=alg, kid=kid)
             return cls.from_certificate(data, alg=alg, kid=kid)
 
-        return _read_key_file(path, load)
+        return read_key_file(path, load)
 
     def verify(self, data: bytes, signature: bytes) -> bool:
         """True when ``signature`` is this key's ``alg`` signature over ``data``."""
