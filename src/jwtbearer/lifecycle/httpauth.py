@@ -99,6 +99,9 @@ class BearerAuth(httpx.Auth):
         return headers
 
     def _set(self, request: httpx.Request, token: Token) -> None:
+        if token.token_type.lower() != "dpop":  # the common case: no URL to render, no proof
+            request.headers["Authorization"] = token.authorization
+            return
         request.headers.update(self._headers(request.method, str(request.url), token))
 
     # -- sync (httpx.Client and requests) ------------------------------------------------------
@@ -130,7 +133,8 @@ class BearerAuth(httpx.Auth):
         token = self._token()
         self._set(request, token)
         response = yield request
-        if _nonce_asked(self.dpop, str(request.url), response.status_code, response.headers):
+        if self.dpop is not None and _nonce_asked(self.dpop, str(request.url),
+                                                  response.status_code, response.headers):
             self._set(request, token)
             response = yield request
         if _refused_our_token(response, token):
@@ -177,7 +181,8 @@ class BearerAuth(httpx.Auth):
         token = await self._atoken()
         self._set(request, token)
         response = yield request
-        if _nonce_asked(self.dpop, str(request.url), response.status_code, response.headers):
+        if self.dpop is not None and _nonce_asked(self.dpop, str(request.url),
+                                                  response.status_code, response.headers):
             self._set(request, token)
             response = yield request
         if _refused_our_token(response, token):
