@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from .._util import read_env
 from ..errors import ConfigurationError, KeyLoadError
 from ..jose.keys import VerifyingKey, load_jwks
 from ..oauth import AUTH_METHODS as _TOKEN_AUTH_METHODS
@@ -152,13 +153,10 @@ def _resolve_secret(value: Any, environ: Mapping[str, str], source: str, key: st
     if not isinstance(value, str) or not value:
         raise ServerConfigError(source, key, 'must be a string, or "env:NAME" to read $NAME')
     if value.startswith("env:"):
-        name = value[4:]
-        secret = environ.get(name)
-        if not secret:
-            raise ServerConfigError(
-                source, key, f"environment variable {name} is not set (or empty); export it"
-            )
-        return secret
+        try:
+            return read_env(value[4:], environ)
+        except ConfigurationError as exc:
+            raise ServerConfigError(source, key, str(exc)) from None
     return value
 
 
