@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from urllib.parse import quote_plus, unquote_plus
 
+from ..oauth import CLIENT_ASSERTION_TYPE, JWT_BEARER_GRANT, TOKEN_EXCHANGE_GRANT
 from .validation import Refusal
 
 __all__ = ["MAX_FIELDS", "parse_form"]
@@ -16,8 +17,7 @@ __all__ = ["MAX_FIELDS", "parse_form"]
 MAX_FIELDS = 32
 # Values every request of a grant carries, decoded once here rather than on each request.
 _KNOWN_VALUES = {quote_plus(v): v for v in (
-    "urn:ietf:params:oauth:grant-type:jwt-bearer",
-    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")}
+    JWT_BEARER_GRANT, CLIENT_ASSERTION_TYPE, TOKEN_EXCHANGE_GRANT)}
 
 
 def _unquote(text: str) -> str:
