@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from .._flow import Flow, arun, run
 from ..errors import ConfigurationError, DiscoveryError, ResponseFormatError
 from ..token import Clock, system_clock
 from ._fetch import Fetched, afetch, fetch, max_age
@@ -200,29 +201,24 @@ def discover(issuer_or_metadata_url: str, *, http: httpx.Client | None = None,
     ``timeout`` bounds each request as a whole. Raises :class:`DiscoveryError` when no usable
     document is found, :class:`TransportError` when the server cannot be reached.
     """
-    check_endpoint(issuer_or_metadata_url, allow_insecure_http, what="issuer")
-    now = (clock or system_clock)()
-    hit = _cached(issuer_or_metadata_url, now)
-    if hit is not None:
-        return hit
-    urls = metadata_urls(issuer_or_metadata_url)
-    for index, url in enumerate(urls):
-        fetched = fetch(url, http=http, timeout=timeout, allow_insecure_http=allow_insecure_http,
-                      what="metadata")
-        if _try_next(fetched, index == len(urls) - 1):
-            continue
-        if fetched.status in (404, 410):
-            raise _not_found(issuer_or_metadata_url, urls)
-        metadata = _accept(fetched, issuer_or_metadata_url)
-        _store(issuer_or_metadata_url, metadata, fetched, now)
-        return metadata
-    raise _not_found(issuer_or_metadata_url, urls)  # pragma: no cover - loop always returns
+    return run(_discovery(issuer_or_metadata_url, allow_insecure_http, clock),
+               lambda url: fetch(url, http=http, timeout=timeout,
+                                 allow_insecure_http=allow_insecure_http, what="metadata"))
 
 
 async def adiscover(issuer_or_metadata_url: str, *, http: httpx.AsyncClient | None = None,
                     timeout: float = 10.0, allow_insecure_http: bool = False,
                     clock: Clock | None = None) -> ServerMetadata:
     """The async twin of :func:`discover` (``http``: an ``httpx.AsyncClient``); same cache."""
+    return await arun(_discovery(issuer_or_metadata_url, allow_insecure_http, clock),
+                      lambda url: afetch(url, http=http, timeout=timeout,
+                                         allow_insecure_http=allow_insecure_http,
+                                         what="metadata"))
+
+
+def _discovery(issuer_or_metadata_url: str, allow_insecure_http: bool,
+               clock: Clock | None) -> Flow[str, ServerMetadata]:
+    """The one discovery core: yields each metadata URL to GET, receives the answer."""
     check_endpoint(issuer_or_metadata_url, allow_insecure_http, what="issuer")
     now = (clock or system_clock)()
     hit = _cached(issuer_or_metadata_url, now)
@@ -230,8 +226,7 @@ async def adiscover(issuer_or_metadata_url: str, *, http: httpx.AsyncClient | No
         return hit
     urls = metadata_urls(issuer_or_metadata_url)
     for index, url in enumerate(urls):
-        fetched = await afetch(url, http=http, timeout=timeout,
-                             allow_insecure_http=allow_insecure_http, what="metadata")
+        fetched: Fetched = yield url
         if _try_next(fetched, index == len(urls) - 1):
             continue
         if fetched.status in (404, 410):
