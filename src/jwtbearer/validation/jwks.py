@@ -27,6 +27,7 @@ from typing import Any
 import anyio
 import httpx
 
+from .._flow import Flow, arun, run
 from ..client import Fetched, afetch, fetch
 from ..client.transport import check_endpoint
 from ..errors import JWTBearerError, KeyLoadError, ResponseFormatError, TransportError
@@ -166,7 +167,21 @@ class JWKSCache:
             )
         return keys
 
-    # -- sync ---------------------------------------------------------------------------------
+    def _locked(self, kid: object) -> Flow[None, list[VerifyingKey]]:
+        """The one miss path, under the lock: yields once when the JWK Set must be fetched."""
+        now = self._clock()
+        keys, reason = self._decide(kid, now)
+        if reason is None:
+            return keys
+        if self._may_fetch(reason, now):
+            self._begin(now)
+            try:
+                fetched: Fetched = yield None
+            except _FAILURES as exc:
+                self._fail(exc, now)
+            else:
+                self._install(fetched, now)
+        return self._after(kid, now, reason)
 
     def keys_for(self, kid: object) -> list[VerifyingKey]:
         """The keys that may verify a token with this header ``kid`` (empty: unknown kid)."""
@@ -174,22 +189,9 @@ class JWKSCache:
         if reason is None:
             return keys
         with self._lock:
-            now = self._clock()
-            keys, reason = self._decide(kid, now)
-            if reason is None:
-                return keys
-            if self._may_fetch(reason, now):
-                self._begin(now)
-                try:
-                    fetched = fetch(self.jwks_uri, http=self._http, timeout=self._timeout,
-                                  allow_insecure_http=self._insecure, what="JWKS")
-                except _FAILURES as exc:
-                    self._fail(exc, now)
-                else:
-                    self._install(fetched, now)
-            return self._after(kid, now, reason)
-
-    # -- async --------------------------------------------------------------------------------
+            return run(self._locked(kid), lambda _: fetch(
+                self.jwks_uri, http=self._http, timeout=self._timeout,
+                allow_insecure_http=self._insecure, what="JWKS"))
 
     async def akeys_for(self, kid: object) -> list[VerifyingKey]:
         """The async twin of :meth:`keys_for`; concurrent tasks share one request."""
@@ -197,18 +199,6 @@ class JWKSCache:
         if reason is None:
             return keys
         async with self._alock:
-            now = self._clock()
-            keys, reason = self._decide(kid, now)
-            if reason is None:
-                return keys
-            if self._may_fetch(reason, now):
-                self._begin(now)
-                try:
-                    fetched = await afetch(self.jwks_uri, http=self._async_http,
-                                         timeout=self._timeout,
-                                         allow_insecure_http=self._insecure, what="JWKS")
-                except _FAILURES as exc:
-                    self._fail(exc, now)
-                else:
-                    self._install(fetched, now)
-            return self._after(kid, now, reason)
+            return await arun(self._locked(kid), lambda _: afetch(
+                self.jwks_uri, http=self._async_http, timeout=self._timeout,
+                allow_insecure_http=self._insecure, what="JWKS"))
